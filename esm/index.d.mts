@@ -1,0 +1,3 @@
+export * from '../dist/index.js';
+import * as hashlog from '../dist/index.js';
+export default hashlog;

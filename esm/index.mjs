@@ -1,0 +1,5 @@
+// ESM entry: the CommonJS build's exports under their own names.
+import hashlog from '../dist/index.js';
+
+export const { open, Store, HashlogError } = hashlog;
+export default hashlog;

@@ -1,0 +1,68 @@
+// The native addon: loaded once (prebuild if one matches, else the local build) and typed.
+import path from 'node:path';
+import nodeGypBuild from 'node-gyp-build';
+import { HashlogError } from './errors';
+
+/** The flush callback: generations written/synced, a rejected range, and its error. */
+export type FlushCallback = (
+  writtenGen: number,
+  syncedGen: number,
+  rejectFirst: number,
+  rejectLast: number,
+  error: HashlogError | undefined,
+) => void;
+
+export interface NativeStats {
+  keys: number;
+  liveBytes: number;
+  garbageBytes: number;
+  logBytes: number;
+  segments: number;
+  indexCapacity: number;
+  indexBytes: number;
+  fsyncs: number;
+  seq: number;
+}
+
+export interface NativeRecovery {
+  segments: number;
+  records: number;
+  bytesScanned: number;
+  discardedBytes: number;
+  dropped: string[];
+  millis: number;
+}
+
+/** The private contract of native/binding/store_wrap.cc. */
+export interface NativeStore {
+  open(dir: string, sync: boolean, flushIntervalMs: number, segmentSize: number, maxValueSize: number,
+    repair: boolean): Promise<void>;
+  get(keyLength: number): number;
+  getInto(keyLength: number, target: Buffer): number;
+  has(keyLength: number): boolean;
+  put(keyLength: number, value: Uint8Array | null, valueLength: number, expiresAt: number): number;
+  del(keyLength: number): number;
+  flush(): number;
+  close(): void;
+  setActive(active: boolean): void;
+  stats(): NativeStats;
+  recovery(): NativeRecovery;
+}
+
+export interface NativeBinding {
+  NativeStore: new (keyBuffer: Buffer, valueBuffer: Buffer, onFlush: FlushCallback) => NativeStore;
+  setErrorClass(cls: typeof HashlogError): void;
+  crc32cHardware: boolean;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads the addon (throws the loader's error when no build or prebuild fits). */
+export function loadBinding(): NativeBinding {
+  if (cached === undefined) {
+    const binding = nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;
+    binding.setErrorClass(HashlogError);
+    cached = binding;
+  }
+  return cached;
+}

@@ -1,0 +1,72 @@
+// Options: defaults and validation, applied once at open (the engine takes primitives).
+import { rangeError, typeError } from './errors';
+
+/** How long a write waits before its promise resolves. */
+export type Durability = 'sync' | 'none';
+
+export interface OpenOptions {
+  /**
+   * 'sync' (default): a write resolves after the fdatasync that covers it.
+   * 'none': a write resolves once it is in the OS (it survives a killed process, not a
+   * power cut) and is fdatasynced within `flushIntervalMs`.
+   */
+  durability?: Durability;
+  /** With durability 'none': the longest a written record waits for its fdatasync. Default 100. */
+  flushIntervalMs?: number;
+  /** Segment files are sealed once they would pass this many bytes. Default 256 MiB. */
+  segmentSize?: number;
+  /** Largest value accepted, in bytes. Default 64 MiB, at most 1 GiB. */
+  maxValueSize?: number;
+  /** Salvage every intact record instead of failing on mid-log corruption. Default false. */
+  repair?: boolean;
+}
+
+export interface ResolvedOptions {
+  durability: Durability;
+  flushIntervalMs: number;
+  segmentSize: number;
+  maxValueSize: number;
+  repair: boolean;
+}
+
+export const MAX_KEY_SIZE = 64 * 1024;
+export const MAX_VALUE_SIZE_LIMIT = 1024 * 1024 * 1024;
+const MIN_SEGMENT_SIZE = 4096;
+
+const DEFAULTS: ResolvedOptions = {
+  durability: 'sync',
+  flushIntervalMs: 100,
+  segmentSize: 256 * 1024 * 1024,
+  maxValueSize: 64 * 1024 * 1024,
+  repair: false,
+};
+
+function integerIn(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw typeError(`${name} must be an integer`);
+  if (v < min || v > max) throw rangeError(`${name} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
+  if (user === undefined) return { ...DEFAULTS };
+  if (user === null || typeof user !== 'object') throw typeError('options must be an object');
+  const known = new Set(Object.keys(DEFAULTS));
+  for (const k of Object.keys(user)) if (!known.has(k)) throw typeError(`unknown option "${k}"`);
+  const o = { ...DEFAULTS };
+  if (user.durability !== undefined) {
+    if (user.durability !== 'sync' && user.durability !== 'none') {
+      throw typeError(`durability must be 'sync' or 'none', got ${String(user.durability)}`);
+    }
+    o.durability = user.durability;
+  }
+  if (user.flushIntervalMs !== undefined) o.flushIntervalMs = integerIn('flushIntervalMs', user.flushIntervalMs, 1, 60_000);
+  if (user.segmentSize !== undefined) o.segmentSize = integerIn('segmentSize', user.segmentSize, MIN_SEGMENT_SIZE, 1024 ** 3);
+  if (user.maxValueSize !== undefined) {
+    o.maxValueSize = integerIn('maxValueSize', user.maxValueSize, 0, MAX_VALUE_SIZE_LIMIT);
+  }
+  if (user.repair !== undefined) {
+    if (typeof user.repair !== 'boolean') throw typeError('repair must be a boolean');
+    o.repair = user.repair;
+  }
+  return o;
+}

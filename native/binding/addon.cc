@@ -1,0 +1,42 @@
+// Module initialisation: per-environment data, the NativeStore class, the cleanup hook.
+#include <napi.h>
+
+#include <vector>
+
+#include "../crc32c.h"
+#include "addon_data.h"
+#include "store_wrap.h"
+
+namespace hashlog {
+namespace {
+
+// setErrorClass(HashlogError): the class every native error is constructed from.
+Napi::Value JS_SetErrorClass(const Napi::CallbackInfo& info) {
+  auto* data = info.Env().GetInstanceData<AddonData>();
+  if (info.Length() > 0 && info[0].IsFunction()) data->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+void CloseAll(AddonData* data) {
+  std::vector<StoreWrap*> open(data->open_stores.begin(), data->open_stores.end());
+  for (StoreWrap* w : open) w->CloseNow();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  env.AddCleanupHook(CloseAll, data);
+  Napi::Function ctor = StoreWrap::Init(env);
+  data->store_constructor = Napi::Persistent(ctor);
+  exports.Set("NativeStore", ctor);
+  exports.Set("setErrorClass", Napi::Function::New(env, JS_SetErrorClass, "setErrorClass"));
+  exports.Set("crc32cHardware", Napi::Boolean::New(env, crc32c::IsHardwareAccelerated()));
+  return exports;
+}
+
+}  // namespace
+}  // namespace hashlog
+
+static Napi::Object InitHashlog(Napi::Env env, Napi::Object exports) { return hashlog::Init(env, exports); }
+
+NODE_API_MODULE(hashlog, InitHashlog)

@@ -1,0 +1,295 @@
+// StoreWrap: N-API entry points of NativeStore.
+#include "store_wrap.h"
+
+#include <cmath>
+
+#include "addon_data.h"
+#include "js_status.h"
+
+namespace hashlog {
+
+// The flush thread's way back to the JavaScript thread. It outlives the wrap until the
+// thread-safe function is finalised, so a late event finds `wrap == nullptr`, not garbage.
+struct FlushChannel {
+  StoreWrap* wrap = nullptr;
+  Napi::ThreadSafeFunction tsfn;
+};
+
+namespace {
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, StoreWrap* wrap, std::string dir, StoreOptions options, FlushChannel* channel)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        wrap_(wrap),
+        self_(Napi::Persistent(wrap->Value())),
+        dir_(std::move(dir)),
+        options_(options),
+        channel_(channel) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override { status_ = Store::Open(DefaultFileSystem(), dir_, options_, MakeNotify(), &store_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    bool ok = status_.ok();
+    wrap_->FinishOpen(std::move(store_));
+    if (ok)
+      deferred_.Resolve(env.Undefined());
+    else
+      deferred_.Reject(StatusToError(env, status_));
+  }
+
+ private:
+  Store::Notify MakeNotify() {
+    FlushChannel* channel = channel_;
+    return [channel](const FlushEvent& ev) {
+      channel->tsfn.NonBlockingCall(new FlushEvent(ev), [channel](Napi::Env env, Napi::Function, FlushEvent* e) {
+        if (env != nullptr && channel->wrap != nullptr) channel->wrap->OnFlushEvent(env, *e);
+        delete e;
+      });
+    };
+  }
+
+  Napi::Promise::Deferred deferred_;
+  StoreWrap* wrap_;
+  Napi::ObjectReference self_;  // keeps the wrap alive until the open settles
+  std::string dir_;
+  StoreOptions options_;
+  FlushChannel* channel_;
+  Status status_;
+  std::unique_ptr<Store> store_;
+};
+
+uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
+double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+
+}  // namespace
+
+Napi::Function StoreWrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativeStore",
+                     {
+                         InstanceMethod<&StoreWrap::JS_Open>("open"),
+                         InstanceMethod<&StoreWrap::JS_Get>("get"),
+                         InstanceMethod<&StoreWrap::JS_GetInto>("getInto"),
+                         InstanceMethod<&StoreWrap::JS_Has>("has"),
+                         InstanceMethod<&StoreWrap::JS_Put>("put"),
+                         InstanceMethod<&StoreWrap::JS_Del>("del"),
+                         InstanceMethod<&StoreWrap::JS_Flush>("flush"),
+                         InstanceMethod<&StoreWrap::JS_Close>("close"),
+                         InstanceMethod<&StoreWrap::JS_SetActive>("setActive"),
+                         InstanceMethod<&StoreWrap::JS_Stats>("stats"),
+                         InstanceMethod<&StoreWrap::JS_Recovery>("recovery"),
+                     });
+}
+
+// new NativeStore(keyBuffer, valueBuffer, onFlush)
+StoreWrap::StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWrap>(info) {
+  Napi::Env env = info.Env();
+  data_ = env.GetInstanceData<AddonData>();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBuffer() || !info[2].IsFunction()) {
+    Napi::TypeError::New(env, "NativeStore(keyBuffer, valueBuffer, onFlush)").ThrowAsJavaScriptException();
+    return;
+  }
+  auto key = info[0].As<Napi::Buffer<char>>();
+  auto value = info[1].As<Napi::Buffer<char>>();
+  key_ref_ = Napi::Persistent(key);
+  value_ref_ = Napi::Persistent(value);
+  key_buf_ = key.Data();
+  key_cap_ = key.Length();
+  value_buf_ = value.Data();
+  value_cap_ = value.Length();
+  on_flush_ = Napi::Persistent(info[2].As<Napi::Function>());
+  channel_ = new FlushChannel();
+  channel_->wrap = this;
+  channel_->tsfn = Napi::ThreadSafeFunction::New(
+      env, info[2].As<Napi::Function>(), "hashlog-flush", 0, 1, channel_,
+      [](Napi::Env, FlushChannel* ch) { delete ch; });
+  channel_->tsfn.Unref(env);
+}
+
+StoreWrap::~StoreWrap() { CloseNow(); }
+
+void StoreWrap::FinishOpen(std::unique_ptr<Store> store) {
+  opening_ = false;
+  if (store && !closed_) {
+    store_ = std::move(store);
+    data_->open_stores.insert(this);
+    return;
+  }
+  if (store) store->Close();  // closed while it was opening
+  closed_ = false;
+  CloseNow();
+}
+
+void StoreWrap::CloseNow() {
+  if (closed_) return;
+  closed_ = true;
+  if (store_) store_->Close();  // joins the flush thread: no event is sent after this
+  store_.reset();
+  if (data_ != nullptr) data_->open_stores.erase(this);
+  if (channel_ != nullptr && !opening_) {
+    channel_->wrap = nullptr;
+    channel_->tsfn.Release();
+    channel_ = nullptr;
+  }
+}
+
+bool StoreWrap::Ready(Napi::Env env) {
+  if (store_ && !closed_) return true;
+  ThrowStatus(env, Status::Closed());
+  return false;
+}
+
+Slice StoreWrap::Key(const Napi::CallbackInfo& info) const {
+  uint32_t n = U32(info[0]);
+  return Slice(key_buf_, n <= key_cap_ ? n : key_cap_);
+}
+
+// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair): Promise<void>
+Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (store_ || opening_ || closed_) return ThrowStatus(env, Status::InvalidArgument("store already opened"));
+  StoreOptions o;
+  o.sync = info[1].ToBoolean();
+  o.flush_interval_ms = U32(info[2]);
+  o.segment_size = static_cast<uint64_t>(F64(info[3]));
+  o.max_value_size = U32(info[4]);
+  o.repair = info[5].ToBoolean();
+  opening_ = true;
+  auto* worker = new OpenWorker(env, this, info[0].As<Napi::String>().Utf8Value(), o, channel_);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// get(keyLen): value length (value copied into the value buffer when it fits), or -1.
+Napi::Value StoreWrap::JS_Get(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  size_t size = 0;
+  Status s = store_->Get(Key(info), value_buf_, value_cap_, &size);
+  if (s.IsNotFound()) return Napi::Number::New(env, -1);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(size));
+}
+
+// getInto(keyLen, target): as get, copying into target (for values larger than the buffer).
+Napi::Value StoreWrap::JS_GetInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  auto target = info[1].As<Napi::Buffer<char>>();
+  size_t size = 0;
+  Status s = store_->Get(Key(info), target.Data(), target.Length(), &size);
+  if (s.IsNotFound()) return Napi::Number::New(env, -1);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(size));
+}
+
+Napi::Value StoreWrap::JS_Has(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  return Napi::Boolean::New(env, store_->Has(Key(info)));
+}
+
+// put(keyLen, valueOrNull, valueLen, expiresAt): generation. A null value means the first
+// valueLen bytes of the value buffer.
+Napi::Value StoreWrap::JS_Put(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  Slice value;
+  if (info[1].IsNull()) {
+    value = Slice(value_buf_, std::min<size_t>(U32(info[2]), value_cap_));
+  } else {
+    auto v = info[1].As<Napi::Uint8Array>();
+    value = Slice(reinterpret_cast<const char*>(v.Data()), v.ByteLength());
+  }
+  uint64_t gen = 0;
+  Status s = store_->Put(Key(info), value, static_cast<uint64_t>(F64(info[3])), &gen);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(gen));
+}
+
+// del(keyLen): generation * 2 + (existed ? 1 : 0).
+Napi::Value StoreWrap::JS_Del(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  bool existed = false;
+  uint64_t gen = 0;
+  Status s = store_->Delete(Key(info), &existed, &gen);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(gen * 2 + (existed ? 1 : 0)));
+}
+
+// flush(): the generation whose fdatasync covers everything written so far.
+Napi::Value StoreWrap::JS_Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  return Napi::Number::New(env, static_cast<double>(store_->Flush()));
+}
+
+Napi::Value StoreWrap::JS_Close(const Napi::CallbackInfo& info) {
+  CloseNow();
+  return info.Env().Undefined();
+}
+
+// setActive(bool): keeps the event loop alive while writes wait for their commit.
+Napi::Value StoreWrap::JS_SetActive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (channel_ != nullptr) {
+    if (info[0].ToBoolean())
+      channel_->tsfn.Ref(env);
+    else
+      channel_->tsfn.Unref(env);
+  }
+  return env.Undefined();
+}
+
+void StoreWrap::OnFlushEvent(Napi::Env env, const FlushEvent& ev) {
+  if (!store_ || closed_) return;
+  Napi::HandleScope scope(env);
+  uint64_t first = 0, last = 0;
+  store_->HandleFlushEvent(ev, &first, &last);
+  Napi::Value err = ev.status.ok() ? env.Undefined() : StatusToError(env, ev.status);
+  on_flush_.Call({Napi::Number::New(env, static_cast<double>(ev.written_gen)),
+                  Napi::Number::New(env, static_cast<double>(ev.synced_gen)),
+                  Napi::Number::New(env, static_cast<double>(first)), Napi::Number::New(env, static_cast<double>(last)),
+                  err});
+}
+
+Napi::Value StoreWrap::JS_Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  StoreStats st = store_->Stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keys", static_cast<double>(st.keys));
+  o.Set("liveBytes", static_cast<double>(st.live_bytes));
+  o.Set("garbageBytes", static_cast<double>(st.log_bytes - st.live_bytes));
+  o.Set("logBytes", static_cast<double>(st.log_bytes));
+  o.Set("segments", static_cast<double>(st.segments));
+  o.Set("indexCapacity", static_cast<double>(st.index_capacity));
+  o.Set("indexBytes", static_cast<double>(st.index_bytes));
+  o.Set("fsyncs", static_cast<double>(st.fsyncs));
+  o.Set("seq", static_cast<double>(st.seq));
+  return o;
+}
+
+Napi::Value StoreWrap::JS_Recovery(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  const RecoveryReport& r = store_->recovery();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("segments", static_cast<double>(r.segments));
+  o.Set("records", static_cast<double>(r.records));
+  o.Set("bytesScanned", static_cast<double>(r.bytes_scanned));
+  o.Set("discardedBytes", static_cast<double>(r.discarded_bytes));
+  Napi::Array dropped = Napi::Array::New(env, r.dropped.size());
+  for (size_t i = 0; i < r.dropped.size(); i++) dropped.Set(static_cast<uint32_t>(i), r.dropped[i]);
+  o.Set("dropped", dropped);
+  o.Set("millis", r.millis);
+  return o;
+}
+
+}  // namespace hashlog

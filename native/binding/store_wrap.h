@@ -1,0 +1,65 @@
+// StoreWrap: the JavaScript-visible NativeStore. Keys (and small values) travel through
+// two buffers that lib/native-engine.ts allocates once and registers at construction, so
+// a get or put passes only lengths and allocates nothing per call.
+//
+// Lifetime: open() runs Store::Open on the libuv pool; close() (or the environment's
+// cleanup hook, or garbage collection) closes the store and releases the flush callback.
+#ifndef HASHLOG_NATIVE_BINDING_STORE_WRAP_H_
+#define HASHLOG_NATIVE_BINDING_STORE_WRAP_H_
+
+#include <napi.h>
+
+#include <memory>
+
+#include "../store.h"
+
+namespace hashlog {
+
+struct AddonData;
+struct FlushChannel;
+
+class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit StoreWrap(const Napi::CallbackInfo& info);
+  ~StoreWrap() override;
+
+  // Closes the store (idempotent); used by close(), the cleanup hook and the destructor.
+  void CloseNow();
+  void OnFlushEvent(Napi::Env env, const FlushEvent& ev);
+  // Takes the opened store (null when the open failed) from the open worker.
+  void FinishOpen(std::unique_ptr<Store> store);
+
+ private:
+  Napi::Value JS_Open(const Napi::CallbackInfo& info);
+  Napi::Value JS_Get(const Napi::CallbackInfo& info);
+  Napi::Value JS_GetInto(const Napi::CallbackInfo& info);
+  Napi::Value JS_Has(const Napi::CallbackInfo& info);
+  Napi::Value JS_Put(const Napi::CallbackInfo& info);
+  Napi::Value JS_Del(const Napi::CallbackInfo& info);
+  Napi::Value JS_Flush(const Napi::CallbackInfo& info);
+  Napi::Value JS_Close(const Napi::CallbackInfo& info);
+  Napi::Value JS_SetActive(const Napi::CallbackInfo& info);
+  Napi::Value JS_Stats(const Napi::CallbackInfo& info);
+  Napi::Value JS_Recovery(const Napi::CallbackInfo& info);
+
+  Slice Key(const Napi::CallbackInfo& info) const;
+  bool Ready(Napi::Env env);
+
+  AddonData* data_;
+  std::unique_ptr<Store> store_;
+  Napi::Reference<Napi::Buffer<char>> key_ref_;
+  Napi::Reference<Napi::Buffer<char>> value_ref_;
+  char* key_buf_ = nullptr;
+  size_t key_cap_ = 0;
+  char* value_buf_ = nullptr;
+  size_t value_cap_ = 0;
+  Napi::FunctionReference on_flush_;
+  FlushChannel* channel_ = nullptr;
+  bool opening_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace hashlog
+
+#endif  // HASHLOG_NATIVE_BINDING_STORE_WRAP_H_

@@ -1,0 +1,231 @@
+// Recovery: segment scan, damage classification and index rebuild.
+#include "recovery.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+namespace hashlog {
+namespace {
+
+class Scanner {
+ public:
+  Scanner(const RecoveryOptions& o, const HashKey& k, SegmentTable* s, HashIndex* i, RecoveryReport* r)
+      : options_(o), key_(k), segments_(s), index_(i), report_(r) {}
+
+  // Scans one mapped segment; *end is where valid data stops.
+  Status Scan(Segment* seg, bool newest, uint64_t* end);
+
+ private:
+  Status ApplyRecord(const RecordHeader& h, const char* rec, Location loc);
+  Status ApplyBatch(const RecordHeader& h, const char* rec, Location loc);
+  Status Damage(Segment* seg, bool newest, uint64_t pos, uint64_t size, uint64_t* next, bool* stop);
+  static bool IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, uint64_t* found);
+  const char* RecordAt(Location loc) const {
+    return (*segments_)[LocationSlot(loc)]->base() + LocationOffset(loc);
+  }
+
+  const RecoveryOptions& options_;
+  const HashKey& key_;
+  SegmentTable* segments_;
+  HashIndex* index_;
+  RecoveryReport* report_;
+};
+
+bool Scanner::IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, uint64_t* found) {
+  RecordHeader h;
+  for (uint64_t p = pos + 1; p + kRecordHeaderSize <= size; p++) {
+    const char* r = base + p;
+    uint8_t type = static_cast<uint8_t>(r[4]);
+    if (type < kTypePut || type > kTypeBatch || r[5] != 0 || r[6] != 0 || r[7] != 0) continue;
+    if (DecodeRecord(r, size - p, &h) == DecodeResult::kOk) {
+      *found = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+Status Scanner::Damage(Segment* seg, bool newest, uint64_t pos, uint64_t size, uint64_t* next, bool* stop) {
+  uint64_t found = 0;
+  bool more = IntactRecordAfter(seg->base(), pos, size, &found);
+  if (!more && newest) {
+    // A torn tail: what an interrupted append leaves. Count the non-zero bytes dropped
+    // (zero-filled space past the last record is not data).
+    uint64_t last = size;
+    while (last > pos && seg->base()[last - 1] == 0) last--;
+    report_->discarded_bytes += last - pos;
+    *stop = true;
+    return Status::OK();
+  }
+  if (!options_.repair) {
+    return Status::Corruption("corrupt record in " + seg->path() + " at offset " + std::to_string(pos) +
+                              " (open with repair: true to salvage every intact record)");
+  }
+  uint64_t resume = more ? found : size;
+  report_->discarded_bytes += resume - pos;
+  report_->dropped.push_back(Segment::FileName(seg->file_number()) + "@" + std::to_string(pos) + "+" +
+                             std::to_string(resume - pos));
+  *next = resume;
+  *stop = !more;
+  return Status::OK();
+}
+
+Status Scanner::Scan(Segment* seg, bool newest, uint64_t* end) {
+  const uint64_t size = seg->file_size();
+  const char* base = seg->base();
+  uint64_t pos = kSegmentHeaderSize;
+  for (;;) {
+    if (pos >= size) break;
+    RecordHeader h;
+    DecodeResult r = DecodeRecord(base + pos, size - pos, &h);
+    if (r == DecodeResult::kOk) {
+      Location loc = MakeLocation(seg->slot(), static_cast<uint32_t>(pos));
+      Status s = h.type == kTypeBatch ? ApplyBatch(h, base + pos, loc) : ApplyRecord(h, base + pos, loc);
+      if (!s.ok()) return s;
+      pos += h.total_size();
+      continue;
+    }
+    uint64_t next = pos;
+    bool stop = false;
+    Status s = Damage(seg, newest, pos, size, &next, &stop);
+    if (!s.ok()) return s;
+    if (stop && newest) break;  // pos is the end of the valid data
+    if (stop) {
+      pos = size;
+      break;
+    }
+    pos = next;
+  }
+  *end = pos;
+  report_->bytes_scanned += size;
+  return Status::OK();
+}
+
+Status Scanner::ApplyRecord(const RecordHeader& h, const char* rec, Location loc) {
+  report_->records++;
+  report_->max_seq = std::max(report_->max_seq, h.seq);
+  Slice key(rec + kRecordHeaderSize, h.key_size);
+  uint64_t hash = SipHash13(key_, key.data, key.size);
+  RecordHeader old;
+  HashIndex::Ref ref = index_->Find(hash, [&](Location l) { return RecordHasKey(RecordAt(l), key); });
+  if (ref) {
+    DecodeHeader(RecordAt(ref.location()), &old);
+    if (old.seq > h.seq) return Status::OK();  // a newer copy was seen already
+    (*segments_)[LocationSlot(ref.location())]->live_bytes -= old.total_size();
+  }
+  if (h.type == kTypePut) {
+    if (ref) {
+      index_->Replace(ref, loc);
+    } else {
+      Status s = index_->EnsureRoomForOneMore();
+      if (!s.ok()) return s;
+      index_->Insert(hash, loc);
+    }
+    (*segments_)[LocationSlot(loc)]->live_bytes += h.total_size();
+  } else if (ref) {
+    index_->Erase(ref);
+  }
+  return Status::OK();
+}
+
+Status Scanner::ApplyBatch(const RecordHeader& h, const char* rec, Location loc) {
+  // The batch's CRC covered every inner record: inner damage means a writer bug.
+  const char* p = rec + kRecordHeaderSize;
+  uint64_t left = h.value_size;
+  while (left > 0) {
+    RecordHeader inner;
+    if (DecodeRecord(p, left, &inner) != DecodeResult::kOk || inner.type == kTypeBatch)
+      return Status::Corruption("malformed batch at " + std::to_string(LocationOffset(loc)));
+    uint32_t off = LocationOffset(loc) + static_cast<uint32_t>(p - rec);
+    Status s = ApplyRecord(inner, p, MakeLocation(LocationSlot(loc), off));
+    if (!s.ok()) return s;
+    p += inner.total_size();
+    left -= inner.total_size();
+  }
+  return Status::OK();
+}
+
+Status ListSegments(FileSystem* fs, const std::string& dir, std::vector<uint64_t>* numbers) {
+  std::vector<std::string> names;
+  Status s = fs->ListDir(dir, &names);
+  if (!s.ok()) return s;
+  for (const std::string& n : names) {
+    uint64_t num;
+    if (Segment::ParseFileName(n, &num)) numbers->push_back(num);
+  }
+  std::sort(numbers->begin(), numbers->end());
+  return Status::OK();
+}
+
+// Checks a segment's header. A newest segment whose header never made it to disk holds no
+// acknowledged record (the header is synced before any record is written): *discard.
+Status CheckHeader(Segment* seg, bool newest, bool repair, bool* discard) {
+  *discard = false;
+  uint64_t number = 0;
+  uint16_t major = 0, minor = 0;
+  HeaderResult r = seg->file_size() < kSegmentHeaderSize
+                       ? HeaderResult::kZero
+                       : DecodeSegmentHeader(seg->base(), &number, &major, &minor);
+  if (r == HeaderResult::kNewerMajor)
+    return Status::NotSupported(seg->path() + " has format version " + std::to_string(major) + "." +
+                                std::to_string(minor) + "; this build reads up to " +
+                                std::to_string(kFormatMajor) + ".x");
+  if (r == HeaderResult::kOk && number == seg->file_number()) return Status::OK();
+  if (newest && (r == HeaderResult::kZero)) {
+    *discard = true;
+    return Status::OK();
+  }
+  if (repair) return Status::OK();  // salvage its records anyway
+  return Status::Corruption("bad segment header in " + seg->path() + " at offset 0");
+}
+
+}  // namespace
+
+Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, const HashKey& hash_key,
+               SegmentTable* segments, HashIndex* index, RecoveryReport* report) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<uint64_t> numbers;
+  Status s = ListSegments(fs, dir, &numbers);
+  if (!s.ok()) return s;
+  if (numbers.size() > kMaxSegmentSlots) return Status::NotSupported("too many segment files in " + dir);
+  Scanner scanner(options, hash_key, segments, index, report);
+  for (size_t i = 0; i < numbers.size(); i++) {
+    const bool newest = i + 1 == numbers.size();
+    auto seg = std::make_unique<Segment>(fs, dir, numbers[i], static_cast<uint32_t>(segments->size()));
+    s = seg->Open(newest, newest ? options.segment_size : 0);
+    if (!s.ok()) return s;
+    bool discard = false;
+    s = CheckHeader(seg.get(), newest, options.repair, &discard);
+    if (!s.ok()) return s;
+    report->next_file_number = numbers[i] + 1;
+    if (discard) {
+      report->discarded_bytes += seg->file_size();
+      seg->Discard();
+      s = fs->SyncDir(dir);
+      if (!s.ok()) return s;
+      continue;
+    }
+    segments->push_back(std::move(seg));
+    Segment* cur = segments->back().get();
+    uint64_t end = 0;
+    s = scanner.Scan(cur, newest, &end);
+    if (!s.ok()) return s;
+    report->segments++;
+    if (newest) {
+      // Cut garbage after the last good record; keep zero-filled space for appends.
+      uint64_t last = cur->file_size();
+      while (last > end && cur->base()[last - 1] == 0) last--;
+      if (last > end) {
+        s = cur->TruncateTo(end);
+        if (!s.ok()) return s;
+      }
+    }
+    cur->end = end;
+    cur->set_flushed_end(end);
+  }
+  report->millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return Status::OK();
+}
+
+}  // namespace hashlog

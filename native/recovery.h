@@ -1,0 +1,58 @@
+// Recovery: opens every segment of a store directory and rebuilds the index by scanning
+// them in file order. The newer sequence number wins where a key appears twice.
+//
+// Damage rules (docs/FORMAT.md, "Recovery"): in the newest segment, a bad record after
+// which no intact record follows is a torn tail: the segment is truncated there and the
+// bytes dropped are reported. Any other damage fails with kCorruption naming the file and
+// offset, unless `repair` is set: then every intact record is kept and the dropped ranges
+// are reported.
+#ifndef HASHLOG_NATIVE_RECOVERY_H_
+#define HASHLOG_NATIVE_RECOVERY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "file.h"
+#include "hash.h"
+#include "hash_index.h"
+#include "log_format.h"
+#include "segment.h"
+#include "status.h"
+
+namespace hashlog {
+
+using SegmentTable = std::vector<std::unique_ptr<Segment>>;
+
+struct RecoveryReport {
+  uint64_t segments = 0;
+  uint64_t records = 0;
+  uint64_t bytes_scanned = 0;
+  uint64_t discarded_bytes = 0;  // torn tail plus, with repair, every dropped range
+  std::vector<std::string> dropped;  // "file@offset+bytes" per dropped range
+  uint64_t max_seq = 0;
+  uint64_t next_file_number = 1;
+  double millis = 0;
+};
+
+struct RecoveryOptions {
+  bool repair = false;
+  uint64_t segment_size = 0;
+};
+
+// Fills `segments` (slot i = i-th file) and `index`. The newest segment, if any, is opened
+// writable with its damaged tail cut off.
+Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, const HashKey& hash_key,
+               SegmentTable* segments, HashIndex* index, RecoveryReport* report);
+
+// True if the record at `rec` holds exactly `key`.
+inline bool RecordHasKey(const char* rec, Slice key) {
+  RecordHeader h;
+  DecodeHeader(rec, &h);
+  return h.key_size == key.size && std::memcmp(rec + kRecordHeaderSize, key.data, key.size) == 0;
+}
+
+}  // namespace hashlog
+
+#endif  // HASHLOG_NATIVE_RECOVERY_H_

@@ -1,0 +1,91 @@
+// Segment: one numbered log file, its descriptor and its read-only mapping.
+//
+// The mapping lives in an address range reserved up front for the segment's maximum size,
+// so its base never moves while the file grows; only bytes that exist in the file are
+// mapped (a page past EOF would SIGBUS). The file grows ahead of the writer by zero-filling
+// (an fdatasync into blocks written before skips the metadata commit that an append pays).
+//
+// Thread-safety: base(), slot(), file_number() and flushed_end() are safe from any thread.
+// Create/Open/EnsureAllocated/Write/Sync/Seal run on one thread at a time (the log writer's
+// flush thread once the store is open); the owner thread hands segments over through the
+// log writer's mutex. flushed_end() is published with release semantics after the bytes
+// below it were written and mapped.
+#ifndef HASHLOG_NATIVE_SEGMENT_H_
+#define HASHLOG_NATIVE_SEGMENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "file.h"
+#include "status.h"
+
+namespace hashlog {
+
+class Segment {
+ public:
+  Segment(FileSystem* fs, const std::string& dir, uint64_t file_number, uint32_t slot);
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  static std::string FileName(uint64_t file_number);
+  // Parses "<digits>.hlog"; false for any other name.
+  static bool ParseFileName(const std::string& name, uint64_t* file_number);
+
+  // Creates the file (which must not exist), writes and syncs its header. The caller syncs
+  // the directory. `reserve` is the largest size the segment may reach.
+  Status Create(uint64_t reserve);
+  // Opens an existing file and maps all of it. `writable` also keeps it open for appends.
+  Status Open(bool writable, uint64_t reserve);
+  // Makes [0, end) exist in the file (zero-filling ahead by up to `chunk`, never past the
+  // reservation) and mapped.
+  Status EnsureAllocated(uint64_t end, uint64_t chunk);
+  Status Write(const char* data, size_t n, uint64_t off);
+  Status Sync();
+  // Shrinks the file to `end` (dropping zero-filled space) and syncs it: a sealed segment
+  // ends at its last record.
+  Status Seal(uint64_t end);
+  // Truncates a damaged tail during recovery (the file must be open writable).
+  Status TruncateTo(uint64_t end);
+  // Removes the file (used when a commit group that created it is rolled back).
+  void Discard();
+
+  const char* base() const { return base_; }
+  uint32_t slot() const { return slot_; }
+  uint64_t file_number() const { return file_number_; }
+  uint64_t file_size() const { return file_size_; }
+  bool created() const { return fd_ >= 0; }
+  bool writable() const { return writable_; }
+  const std::string& path() const { return path_; }
+
+  uint64_t flushed_end() const { return flushed_end_.load(std::memory_order_acquire); }
+  void set_flushed_end(uint64_t end) { flushed_end_.store(end, std::memory_order_release); }
+
+  // Owner-thread bookkeeping.
+  uint64_t live_bytes = 0;  // bytes of records that the index points at
+  uint64_t end = 0;         // where the next record goes (records and pending ones)
+  uint64_t sealed_at = 0;   // nonzero once the owner moved to a newer segment
+  uint64_t reserve = 0;     // address space to reserve when the flush thread creates it
+
+ private:
+  Status CreateFile(uint64_t reserve);
+  Status Map(uint64_t new_mapped);
+
+  FileSystem* fs_;
+  std::string dir_;
+  std::string path_;
+  uint64_t file_number_;
+  uint32_t slot_;
+  int fd_ = -1;
+  bool writable_ = false;
+  char* base_ = nullptr;
+  uint64_t reserved_ = 0;
+  uint64_t mapped_ = 0;
+  uint64_t file_size_ = 0;
+  std::atomic<uint64_t> flushed_end_{0};
+};
+
+}  // namespace hashlog
+
+#endif  // HASHLOG_NATIVE_SEGMENT_H_
