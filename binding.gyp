@@ -7,6 +7,7 @@
         "native/crc32c.cc",
         "native/hash.cc",
         "native/file_posix.cc",
+        "native/file_faults.cc",
         "native/log_format.cc",
         "native/segment.cc",
         "native/hash_index.cc",

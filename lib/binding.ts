@@ -47,7 +47,11 @@ export interface NativeStore {
   setActive(active: boolean): void;
   stats(): NativeStats;
   recovery(): NativeRecovery;
+  setFault(op?: FaultOp, afterCalls?: number, errno?: number, sticky?: boolean): void;
 }
+
+/** A syscall of the I/O seam that tests can make fail (native/file.h). */
+export type FaultOp = 'open' | 'pwrite' | 'allocate' | 'fdatasync' | 'syncdir' | 'ftruncate' | 'mmap' | 'rename' | 'unlink';
 
 export interface NativeBinding {
   NativeStore: new (keyBuffer: Buffer, valueBuffer: Buffer, onFlush: FlushCallback) => NativeStore;

@@ -1,6 +1,6 @@
 // Store: the public API over the native engine: validation, key encoding, lifecycle, and
 // the promises that settle when the flush thread reports a commit group durable.
-import { loadBinding, type NativeRecovery, type NativeStore } from './binding';
+import { loadBinding, type FaultOp, type NativeRecovery, type NativeStore } from './binding';
 import { closedError, HashlogError, rangeError, typeError } from './errors';
 import { MAX_KEY_SIZE, resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
 
@@ -209,6 +209,15 @@ export class Store {
         });
     }
     return this.closing;
+  }
+
+  /**
+   * @internal For tests of the error paths: the call of `op` after the next `afterCalls`
+   * fails with `errno` (and every later one if `sticky`). No arguments: disarm.
+   */
+  _injectFault(op?: FaultOp, afterCalls = 0, errno = 5, sticky = false): void {
+    if (op === undefined) this.native.setFault();
+    else this.native.setFault(op, afterCalls, errno, sticky);
   }
 
   private assertOpen(): void {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "file.h"
@@ -54,6 +55,18 @@ class PosixFileSystem final : public FileSystem {
       total += static_cast<size_t>(r);
     }
     *got = total;
+    return Status::OK();
+  }
+
+  Status Allocate(int fd, uint64_t off, uint64_t len, const std::string& path) override {
+    static const std::vector<char> zeros(1 << 20, 0);
+    while (len > 0) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(len, zeros.size()));
+      Status s = Pwrite(fd, zeros.data(), n, off, path);
+      if (!s.ok()) return s;
+      off += n;
+      len -= n;
+    }
     return Status::OK();
   }
 

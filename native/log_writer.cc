@@ -176,16 +176,13 @@ void LogWriter::Run() {
   }
 }
 
-Status LogWriter::WriteGroup(const CommitGroup& g, bool* wrote_records) {
+Status LogWriter::Prepare(const CommitGroup& g) {
   for (const CommitGroup::Chunk& c : g.chunks) {
     Segment* seg = c.segment;
     if (!seg->created()) {
-      // Seal the previous segment durably before its successor exists, so that recovery
-      // can treat every segment but the newest as complete.
       if (current_ != nullptr && current_ != seg) {
         Status s = current_->Seal(current_->sealed_at);
-        if (!s.ok()) return Status::Failed(s);
-        fsyncs_++;
+        if (!s.ok()) return s;
       }
       Status s = seg->Create(seg->reserve);
       if (s.ok()) s = fs_->SyncDir(dir_);
@@ -195,10 +192,27 @@ Status LogWriter::WriteGroup(const CommitGroup& g, bool* wrote_records) {
     current_ = seg;
     Status s = seg->EnsureAllocated(c.file_offset + c.size, prealloc_chunk_);
     if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status LogWriter::WriteGroup(const CommitGroup& g, bool* wrote_records) {
+  // Every file the group needs exists and is allocated before its first record is written,
+  // so running out of space fails the group cleanly (resumable) rather than half-written.
+  Status s = Prepare(g);
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < g.chunks.size(); i++) {
+    const CommitGroup::Chunk& c = g.chunks[i];
     *wrote_records = true;
-    s = seg->Write(g.buffer.data() + c.buffer_offset, c.size, c.file_offset);
+    s = c.segment->Write(g.buffer.data() + c.buffer_offset, c.size, c.file_offset);
     if (!s.ok()) return s;
-    if (dirty_.empty() || dirty_.back() != seg) dirty_.push_back(seg);
+    if (dirty_.empty() || dirty_.back() != c.segment) dirty_.push_back(c.segment);
+    if (i + 1 < g.chunks.size() && g.chunks[i + 1].segment != c.segment) {
+      // A sealed segment is made durable before any record reaches its successor, so that
+      // a crash leaves damage only at the very end of the log (recovery.h).
+      s = SyncDirty();
+      if (!s.ok()) return s;
+    }
   }
   return Status::OK();
 }

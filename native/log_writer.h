@@ -124,6 +124,8 @@ class LogWriter {
 
  private:
   void Run();
+  // Creates and allocates every segment the group needs (no record is written yet).
+  Status Prepare(const CommitGroup& g);
   Status WriteGroup(const CommitGroup& g, bool* wrote_records);
   Status SyncDirty();
 

@@ -13,13 +13,13 @@ class Scanner {
   Scanner(const RecoveryOptions& o, const HashKey& k, SegmentTable* s, HashIndex* i, RecoveryReport* r)
       : options_(o), key_(k), segments_(s), index_(i), report_(r) {}
 
-  // Scans one mapped segment; *end is where valid data stops.
-  Status Scan(Segment* seg, bool newest, uint64_t* end);
+  // Scans segment `i` of the table; *end is where its valid data stops.
+  Status Scan(size_t i, uint64_t* end);
 
  private:
   Status ApplyRecord(const RecordHeader& h, const char* rec, Location loc);
   Status ApplyBatch(const RecordHeader& h, const char* rec, Location loc);
-  Status Damage(Segment* seg, bool newest, uint64_t pos, uint64_t size, uint64_t* next, bool* stop);
+  Status Damage(size_t i, uint64_t pos, uint64_t* next, bool* stop);
   static bool IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, uint64_t* found);
   const char* RecordAt(Location loc) const {
     return (*segments_)[LocationSlot(loc)]->base() + LocationOffset(loc);
@@ -46,12 +46,20 @@ bool Scanner::IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, u
   return false;
 }
 
-Status Scanner::Damage(Segment* seg, bool newest, uint64_t pos, uint64_t size, uint64_t* next, bool* stop) {
+Status Scanner::Damage(size_t i, uint64_t pos, uint64_t* next, bool* stop) {
+  Segment* seg = (*segments_)[i].get();
+  const uint64_t size = seg->file_size();
   uint64_t found = 0;
-  bool more = IntactRecordAfter(seg->base(), pos, size, &found);
-  if (!more && newest) {
-    // A torn tail: what an interrupted append leaves. Count the non-zero bytes dropped
-    // (zero-filled space past the last record is not data).
+  bool more_here = IntactRecordAfter(seg->base(), pos, size, &found);
+  bool more_later = false;
+  for (size_t j = i + 1; j < segments_->size() && !more_here && !more_later; j++) {
+    const Segment* later = (*segments_)[j].get();
+    uint64_t unused;
+    more_later = IntactRecordAfter(later->base(), kSegmentHeaderSize - 1, later->file_size(), &unused);
+  }
+  if (!more_here && !more_later) {
+    // The tail of the log: what an interrupted, unacknowledged append leaves. Count the
+    // non-zero bytes dropped (zero-filled space past the last record is not data).
     uint64_t last = size;
     while (last > pos && seg->base()[last - 1] == 0) last--;
     report_->discarded_bytes += last - pos;
@@ -62,21 +70,21 @@ Status Scanner::Damage(Segment* seg, bool newest, uint64_t pos, uint64_t size, u
     return Status::Corruption("corrupt record in " + seg->path() + " at offset " + std::to_string(pos) +
                               " (open with repair: true to salvage every intact record)");
   }
-  uint64_t resume = more ? found : size;
+  uint64_t resume = more_here ? found : size;
   report_->discarded_bytes += resume - pos;
   report_->dropped.push_back(Segment::FileName(seg->file_number()) + "@" + std::to_string(pos) + "+" +
                              std::to_string(resume - pos));
   *next = resume;
-  *stop = !more;
+  *stop = false;
   return Status::OK();
 }
 
-Status Scanner::Scan(Segment* seg, bool newest, uint64_t* end) {
+Status Scanner::Scan(size_t i, uint64_t* end) {
+  Segment* seg = (*segments_)[i].get();
   const uint64_t size = seg->file_size();
   const char* base = seg->base();
   uint64_t pos = kSegmentHeaderSize;
-  for (;;) {
-    if (pos >= size) break;
+  while (pos < size) {
     RecordHeader h;
     DecodeResult r = DecodeRecord(base + pos, size - pos, &h);
     if (r == DecodeResult::kOk) {
@@ -88,16 +96,12 @@ Status Scanner::Scan(Segment* seg, bool newest, uint64_t* end) {
     }
     uint64_t next = pos;
     bool stop = false;
-    Status s = Damage(seg, newest, pos, size, &next, &stop);
+    Status s = Damage(i, pos, &next, &stop);
     if (!s.ok()) return s;
-    if (stop && newest) break;  // pos is the end of the valid data
-    if (stop) {
-      pos = size;
-      break;
-    }
+    if (stop) break;  // pos is the end of the valid data
     pos = next;
   }
-  *end = pos;
+  *end = std::min(pos, size);
   report_->bytes_scanned += size;
   return Status::OK();
 }
@@ -189,11 +193,11 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
   Status s = ListSegments(fs, dir, &numbers);
   if (!s.ok()) return s;
   if (numbers.size() > kMaxSegmentSlots) return Status::NotSupported("too many segment files in " + dir);
-  Scanner scanner(options, hash_key, segments, index, report);
   for (size_t i = 0; i < numbers.size(); i++) {
     const bool newest = i + 1 == numbers.size();
     auto seg = std::make_unique<Segment>(fs, dir, numbers[i], static_cast<uint32_t>(segments->size()));
-    s = seg->Open(newest, newest ? options.segment_size : 0);
+    // Every segment is opened writable: a torn log tail may end in any of them.
+    s = seg->Open(true, newest ? options.segment_size : 0);
     if (!s.ok()) return s;
     bool discard = false;
     s = CheckHeader(seg.get(), newest, options.repair, &discard);
@@ -207,19 +211,21 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
       continue;
     }
     segments->push_back(std::move(seg));
-    Segment* cur = segments->back().get();
+  }
+  Scanner scanner(options, hash_key, segments, index, report);
+  for (size_t i = 0; i < segments->size(); i++) {
+    Segment* cur = (*segments)[i].get();
     uint64_t end = 0;
-    s = scanner.Scan(cur, newest, &end);
+    s = scanner.Scan(i, &end);
     if (!s.ok()) return s;
     report->segments++;
-    if (newest) {
-      // Cut garbage after the last good record; keep zero-filled space for appends.
-      uint64_t last = cur->file_size();
-      while (last > end && cur->base()[last - 1] == 0) last--;
-      if (last > end) {
-        s = cur->TruncateTo(end);
-        if (!s.ok()) return s;
-      }
+    // Cut garbage after the last good record; keep the newest segment's zero-filled space.
+    const bool newest = i + 1 == segments->size();
+    uint64_t last = cur->file_size();
+    while (newest && last > end && cur->base()[last - 1] == 0) last--;
+    if (last > end) {
+      s = cur->TruncateTo(end);
+      if (!s.ok()) return s;
     }
     cur->end = end;
     cur->set_flushed_end(end);

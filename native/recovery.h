@@ -1,11 +1,11 @@
 // Recovery: opens every segment of a store directory and rebuilds the index by scanning
 // them in file order. The newer sequence number wins where a key appears twice.
 //
-// Damage rules (docs/FORMAT.md, "Recovery"): in the newest segment, a bad record after
-// which no intact record follows is a torn tail: the segment is truncated there and the
-// bytes dropped are reported. Any other damage fails with kCorruption naming the file and
-// offset, unless `repair` is set: then every intact record is kept and the dropped ranges
-// are reported.
+// Damage rules (docs/FORMAT.md, "Recovery"): a bad record after which no intact record
+// follows anywhere in the log is a torn tail (an interrupted, unacknowledged append): its
+// segment is truncated there and the bytes dropped are reported. Any other damage fails
+// with kCorruption naming the file and offset, unless `repair` is set: then every intact
+// record is kept and the dropped ranges are reported.
 #ifndef HASHLOG_NATIVE_RECOVERY_H_
 #define HASHLOG_NATIVE_RECOVERY_H_
 
@@ -41,8 +41,8 @@ struct RecoveryOptions {
   uint64_t segment_size = 0;
 };
 
-// Fills `segments` (slot i = i-th file) and `index`. The newest segment, if any, is opened
-// writable with its damaged tail cut off.
+// Fills `segments` (slot i = i-th file) and `index`, cutting off a torn tail. A newest
+// segment whose header never reached the disk is removed (it held nothing acknowledged).
 Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, const HashKey& hash_key,
                SegmentTable* segments, HashIndex* index, RecoveryReport* report);
 

@@ -7,21 +7,10 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <vector>
 
 #include "log_format.h"
 
 namespace hashlog {
-namespace {
-
-constexpr size_t kZeroBlock = 1 << 20;
-
-const char* Zeros() {
-  static const std::vector<char> zeros(kZeroBlock, 0);
-  return zeros.data();
-}
-
-}  // namespace
 
 Segment::Segment(FileSystem* fs, const std::string& dir, uint64_t file_number, uint32_t slot)
     : fs_(fs), dir_(dir), path_(dir + "/" + FileName(file_number)), file_number_(file_number), slot_(slot) {}
@@ -112,13 +101,9 @@ Status Segment::EnsureAllocated(uint64_t need, uint64_t chunk) {
   if (need <= file_size_) return Status::OK();
   // Whole chunks, at least half a chunk past `need`, never past the reservation.
   uint64_t target = std::max(need, std::min(RoundUp(need + chunk / 2, chunk), reserved_));
-  for (uint64_t off = file_size_; off < target;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroBlock, target - off));
-    Status s = fs_->Pwrite(fd_, Zeros(), n, off, path_);
-    if (!s.ok()) return s;
-    off += n;
-    file_size_ = off;
-  }
+  Status s = fs_->Allocate(fd_, file_size_, target - file_size_, path_);
+  if (!s.ok()) return s;
+  file_size_ = target;
   return Map(std::min(RoundUp(file_size_, PageSize()), reserved_));
 }
 
@@ -127,7 +112,7 @@ Status Segment::Write(const char* data, size_t n, uint64_t off) { return fs_->Pw
 Status Segment::Sync() { return fs_->Fdatasync(fd_, path_); }
 
 Status Segment::Seal(uint64_t at) {
-  if (at >= file_size_) return Sync();
+  if (at >= file_size_) return Status::OK();
   // Never shrink a file under a live mapping: drop the mapped pages past the new end first.
   uint64_t keep = RoundUp(at, PageSize());
   if (keep < mapped_) {
@@ -135,12 +120,14 @@ Status Segment::Seal(uint64_t at) {
     mapped_ = keep;
   }
   Status s = fs_->Ftruncate(fd_, at, path_);
-  if (!s.ok()) return s;
-  file_size_ = at;
-  return Sync();
+  if (s.ok()) file_size_ = at;
+  return s;
 }
 
-Status Segment::TruncateTo(uint64_t at) { return Seal(at); }
+Status Segment::TruncateTo(uint64_t at) {
+  Status s = Seal(at);
+  return s.ok() ? Sync() : s;
+}
 
 void Segment::Discard() {
   if (fd_ < 0) return;

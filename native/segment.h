@@ -43,10 +43,10 @@ class Segment {
   Status EnsureAllocated(uint64_t end, uint64_t chunk);
   Status Write(const char* data, size_t n, uint64_t off);
   Status Sync();
-  // Shrinks the file to `end` (dropping zero-filled space) and syncs it: a sealed segment
-  // ends at its last record.
+  // Shrinks the file to `end`, dropping zero-filled space: a sealed segment ends at its
+  // last record. Not synced: the writer syncs the segment after its last records.
   Status Seal(uint64_t end);
-  // Truncates a damaged tail during recovery (the file must be open writable).
+  // Seal, then fdatasync (recovery cutting a torn tail).
   Status TruncateTo(uint64_t end);
   // Removes the file (used when a commit group that created it is rolled back).
   void Discard();

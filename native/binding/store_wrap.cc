@@ -19,10 +19,12 @@ namespace {
 
 class OpenWorker : public Napi::AsyncWorker {
  public:
-  OpenWorker(Napi::Env env, StoreWrap* wrap, std::string dir, StoreOptions options, FlushChannel* channel)
+  OpenWorker(Napi::Env env, StoreWrap* wrap, FileSystem* fs, std::string dir, StoreOptions options,
+             FlushChannel* channel)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         wrap_(wrap),
+        fs_(fs),
         self_(Napi::Persistent(wrap->Value())),
         dir_(std::move(dir)),
         options_(options),
@@ -30,7 +32,7 @@ class OpenWorker : public Napi::AsyncWorker {
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
-  void Execute() override { status_ = Store::Open(DefaultFileSystem(), dir_, options_, MakeNotify(), &store_); }
+  void Execute() override { status_ = Store::Open(fs_, dir_, options_, MakeNotify(), &store_); }
 
   void OnOK() override {
     Napi::Env env = Env();
@@ -55,6 +57,7 @@ class OpenWorker : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   StoreWrap* wrap_;
+  FileSystem* fs_;
   Napi::ObjectReference self_;  // keeps the wrap alive until the open settles
   std::string dir_;
   StoreOptions options_;
@@ -82,6 +85,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_SetActive>("setActive"),
                          InstanceMethod<&StoreWrap::JS_Stats>("stats"),
                          InstanceMethod<&StoreWrap::JS_Recovery>("recovery"),
+                         InstanceMethod<&StoreWrap::JS_SetFault>("setFault"),
                      });
 }
 
@@ -89,6 +93,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
 StoreWrap::StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWrap>(info) {
   Napi::Env env = info.Env();
   data_ = env.GetInstanceData<AddonData>();
+  fs_ = std::make_unique<FaultInjectingFileSystem>(DefaultFileSystem());
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBuffer() || !info[2].IsFunction()) {
     Napi::TypeError::New(env, "NativeStore(keyBuffer, valueBuffer, onFlush)").ThrowAsJavaScriptException();
     return;
@@ -159,7 +164,7 @@ Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   o.max_value_size = U32(info[4]);
   o.repair = info[5].ToBoolean();
   opening_ = true;
-  auto* worker = new OpenWorker(env, this, info[0].As<Napi::String>().Utf8Value(), o, channel_);
+  auto* worker = new OpenWorker(env, this, fs_.get(), info[0].As<Napi::String>().Utf8Value(), o, channel_);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -290,6 +295,24 @@ Napi::Value StoreWrap::JS_Recovery(const Napi::CallbackInfo& info) {
   o.Set("dropped", dropped);
   o.Set("millis", r.millis);
   return o;
+}
+
+}  // namespace hashlog
+
+namespace hashlog {
+
+// setFault(op, afterCalls, errno, sticky) arms a failure; setFault() disarms. Tests only.
+Napi::Value StoreWrap::JS_SetFault(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() == 0) {
+    fs_->Disarm();
+    return env.Undefined();
+  }
+  FaultInjectingFileSystem::Op op;
+  if (!info[0].IsString() || !FaultInjectingFileSystem::ParseOp(info[0].As<Napi::String>().Utf8Value(), &op))
+    return ThrowStatus(env, Status::InvalidArgument("unknown fault op"));
+  fs_->Arm(op, static_cast<uint64_t>(F64(info[1])), static_cast<int>(F64(info[2])), info[3].ToBoolean());
+  return env.Undefined();
 }
 
 }  // namespace hashlog

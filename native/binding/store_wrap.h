@@ -42,11 +42,14 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_SetActive(const Napi::CallbackInfo& info);
   Napi::Value JS_Stats(const Napi::CallbackInfo& info);
   Napi::Value JS_Recovery(const Napi::CallbackInfo& info);
+  Napi::Value JS_SetFault(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);
 
   AddonData* data_;
+  // Declared before store_: the store uses it until it is destroyed.
+  std::unique_ptr<FaultInjectingFileSystem> fs_;
   std::unique_ptr<Store> store_;
   Napi::Reference<Napi::Buffer<char>> key_ref_;
   Napi::Reference<Napi::Buffer<char>> value_ref_;
