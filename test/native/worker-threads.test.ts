@@ -1,0 +1,72 @@
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { open } from '../../lib/index';
+import { tmpdir } from '../helpers/tmpdir';
+
+const DIST = path.resolve('dist/index.js');
+
+function runWorker(source: string, data: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(source, { eval: true, workerData: data });
+    let message: unknown;
+    w.on('message', (m) => (message = m));
+    w.on('error', reject);
+    w.on('exit', () => resolve(message));
+  });
+}
+
+describe('the addon in worker threads', () => {
+  it('opens, writes and closes a store inside a worker', async () => {
+    const dir = tmpdir();
+    const src = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { open } = require(${JSON.stringify(DIST)});
+      (async () => {
+        const db = await open(workerData.dir);
+        await db.put('from-worker', 'hello');
+        const v = db.get('from-worker').toString();
+        await db.close();
+        parentPort.postMessage(v);
+      })();`;
+    expect(await runWorker(src, { dir })).toBe('hello');
+    const db = await open(dir);
+    expect(db.get('from-worker')?.toString()).toBe('hello');
+    await db.close();
+  });
+
+  it('closes a store that a worker left open when the worker exits, releasing the lock', async () => {
+    const dir = tmpdir();
+    const src = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { open } = require(${JSON.stringify(DIST)});
+      (async () => {
+        const db = await open(workerData.dir);
+        await db.put('acked', 'yes');
+        db.put('unawaited', 'maybe');
+        parentPort.postMessage('done');
+        process.exit(0); // no close(): the environment's cleanup hook must close it
+      })();`;
+    expect(await runWorker(src, { dir })).toBe('done');
+    const db = await open(dir); // would be HASHLOG_LOCKED if the store leaked
+    expect(db.get('acked')?.toString()).toBe('yes');
+    await db.close();
+  });
+
+  it('loads in several workers at once, each with its own store', async () => {
+    const dirs = [tmpdir(), tmpdir(), tmpdir()];
+    const src = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { open } = require(${JSON.stringify(DIST)});
+      (async () => {
+        const db = await open(workerData.dir);
+        const writes = [];
+        for (let i = 0; i < 1000; i++) writes.push(db.put('k' + i, 'v' + i));
+        await Promise.all(writes);
+        parentPort.postMessage(db.size);
+        await db.close();
+      })();`;
+    const sizes = await Promise.all(dirs.map((dir) => runWorker(src, { dir })));
+    expect(sizes).toEqual([1000, 1000, 1000]);
+  });
+});
