@@ -29,7 +29,7 @@ struct StoreOptions {
   uint32_t flush_interval_ms = 100;       // durability "none" only
   uint64_t segment_size = 256ull << 20;   // a segment is sealed once it would pass this
   uint32_t max_value_size = 64u << 20;
-  uint64_t prealloc_chunk = 4ull << 20;   // zero-fill run-ahead of the writer
+  uint64_t prealloc_chunk = 1ull << 20;   // zero-fill run-ahead of the writer
   bool repair = false;
 };
 
