@@ -93,7 +93,7 @@ uint64_t LogWriter::RequestSync() {
 }
 
 void LogWriter::TakeForRollback(std::vector<UndoEntry>* undo, uint64_t* first_gen, uint64_t* last_gen,
-                                Segment** resume_segment, uint64_t* resume_offset, bool resume) {
+                                Segment** start_segment, uint64_t* start_offset) {
   std::lock_guard<std::mutex> lk(mu_);
   undo->clear();
   for (const CommitGroup* g : {&open_, &writing_})
@@ -101,18 +101,20 @@ void LogWriter::TakeForRollback(std::vector<UndoEntry>* undo, uint64_t* first_ge
   const CommitGroup& first = writing_.empty() ? open_ : writing_;
   *first_gen = first.gen;
   *last_gen = open_.gen;
-  *resume_segment = first.empty() ? nullptr : first.chunks[0].segment;
-  *resume_offset = first.empty() ? 0 : first.chunks[0].file_offset;
+  *start_segment = first.empty() ? nullptr : first.chunks[0].segment;
+  *start_offset = first.empty() ? 0 : first.chunks[0].file_offset;
   writing_.Clear();
   open_.Clear();
   open_.gen++;
   // Rolled-back generations count as written (the owner rejects them), so that later
   // generations can complete; the next sync still covers what was really written.
   written_gen_ = std::max(written_gen_, open_.gen - 1);
-  if (resume) {
-    stalled_ = false;
-    if (*resume_segment != nullptr && (*resume_segment)->created()) current_ = *resume_segment;
-  }
+}
+
+void LogWriter::Resume(Segment* current) {
+  std::lock_guard<std::mutex> lk(mu_);
+  current_ = current;
+  stalled_ = false;
 }
 
 void LogWriter::Run() {

@@ -115,10 +115,13 @@ class LogWriter {
   void Kick();
 
   // Owner thread, after a failed FlushEvent: collects the undo entries of every group that
-  // is not durable (newest first) and the first such generation, and clears those groups.
-  // The writer resumes (if the failure was resumable) with the next generation.
+  // is not durable (newest first) and the range of their generations, clears those groups,
+  // and says where they started (nullptr if nowhere). The writer stays stalled.
   void TakeForRollback(std::vector<UndoEntry>* undo, uint64_t* first_gen, uint64_t* last_gen,
-                       Segment** resume_segment, uint64_t* resume_offset, bool resume);
+                       Segment** start_segment, uint64_t* start_offset);
+  // Owner thread, after a resumable failure was rolled back: appends continue in `current`
+  // (the segment the flush thread last wrote to, or a new one it will create).
+  void Resume(Segment* current);
 
   uint64_t fsyncs() const { return fsyncs_; }
 

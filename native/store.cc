@@ -227,18 +227,28 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   const bool resume = ev.status.code() != Status::kFailed;
   if (!resume) failed_ = ev.status;
   std::vector<UndoEntry> undo;
-  Segment* seg = nullptr;
+  Segment* start = nullptr;
   uint64_t offset = 0;
-  writer_->TakeForRollback(&undo, reject_first, reject_last, &seg, &offset, resume);
+  writer_->TakeForRollback(&undo, reject_first, reject_last, &start, &offset);
   for (const UndoEntry& u : undo) Undo(u);  // newest first
-  if (resume && seg != nullptr) {
-    // Nothing of the failed groups reached a file: append from where they started.
-    while (segments_.back().get() != seg) segments_.pop_back();
-    active_ = seg;
-    active_->end = offset;
-    active_->sealed_at = 0;
-    next_file_number_ = active_->file_number() + 1;
+  if (!resume || start == nullptr) return;
+  // No record of the failed groups reached a file: append again from where they started,
+  // dropping segments they opened (a file may exist with just its header).
+  bool removed_files = false;
+  while (segments_.back().get() != start) {
+    if (segments_.back()->created()) {
+      segments_.back()->Discard();
+      removed_files = true;
+    }
+    segments_.pop_back();
   }
+  if (removed_files) fs_->SyncDir(dir_);  // best effort: an empty segment is harmless
+  active_ = start;
+  active_->end = offset;
+  active_->sealed_at = 0;
+  next_file_number_ = active_->file_number() + 1;
+  Segment* current = start->created() ? start : segments_[start->slot() - 1].get();
+  writer_->Resume(current);
 }
 
 Status Store::Close() {

@@ -161,3 +161,25 @@ describe('open() I/O errors', () => {
     await again.close();
   });
 });
+
+describe('a failure in a commit group that spans new segments', () => {
+  it('removes the segment files the failed group created, so later rolls reuse their numbers', async () => {
+    const fs = await import('node:fs');
+    const dir = tmpdir();
+    const db = await open(dir, { segmentSize: 4096 });
+    await db.put('first', 'x');
+    // One group big enough to open two new segments; the second creation fails.
+    db._injectFault('open', 1, ENOSPC, false);
+    const codes = await Promise.all([1, 2, 3].map((i) => settle(db.put(`k${i}`, 'y'.repeat(3000)))));
+    expect(codes).toEqual(['HASHLOG_NO_SPACE', 'HASHLOG_NO_SPACE', 'HASHLOG_NO_SPACE']);
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.hlog'));
+    expect(files).toEqual(['0000000001.hlog']);
+    for (let i = 0; i < 4; i++) await db.put(`again${i}`, 'z'.repeat(3000));
+    await db.close();
+    const again = await open(dir, { segmentSize: 4096 });
+    expect(again.get('first')?.toString()).toBe('x');
+    expect(again.get('k1')).toBeUndefined();
+    for (let i = 0; i < 4; i++) expect(again.get(`again${i}`)?.toString()).toBe('z'.repeat(3000));
+    await again.close();
+  });
+});
