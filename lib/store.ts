@@ -203,8 +203,9 @@ export class Store {
       this.closing = this.flushInternal()
         .catch(() => undefined) // a failed store still closes; its writes were rejected
         .then(() => {
-          this.native.close();
+          this.native.close(); // writes and syncs anything still pending, unless the store failed
           this.state = 'closed';
+          this.settleAll();
           this.setActive(false);
         });
     }
@@ -301,6 +302,20 @@ export class Store {
       });
     }
     if (this.cohorts.length === 0 && this.flushWaiters.length === 0) this.setActive(false);
+  }
+
+  // After the native close: nothing is left in flight, so no promise may stay pending.
+  private settleAll(): void {
+    for (const c of this.cohorts) {
+      if (this.failure !== undefined) c.reject(this.failure);
+      else c.resolve();
+    }
+    for (const w of this.flushWaiters) {
+      if (this.failure !== undefined) w.reject(this.failure);
+      else w.resolve();
+    }
+    this.cohorts = [];
+    this.flushWaiters = [];
   }
 
   // Keeps the event loop alive exactly while a promise waits on the flush thread.

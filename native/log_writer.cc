@@ -83,7 +83,8 @@ uint64_t LogWriter::RequestSync() {
   uint64_t gen;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    gen = open_.empty() ? written_gen_ : open_.gen;
+    // The newest generation holding records: the open group, else the one being written.
+    gen = !open_.empty() ? open_.gen : !writing_.empty() ? writing_.gen : written_gen_;
     if (gen <= synced_gen_) return gen;
     sync_requested_gen_ = std::max(sync_requested_gen_, gen);
     sleeping_ = false;

@@ -228,6 +228,7 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
       if (!s.ok()) return s;
     }
     cur->end = end;
+    cur->reserve = cur->reserved();
     cur->set_flushed_end(end);
   }
   report->millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

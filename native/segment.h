@@ -55,6 +55,8 @@ class Segment {
   uint32_t slot() const { return slot_; }
   uint64_t file_number() const { return file_number_; }
   uint64_t file_size() const { return file_size_; }
+  // Bytes of address space reserved for the mapping: the segment can never grow past it.
+  uint64_t reserved() const { return reserved_; }
   bool created() const { return fd_ >= 0; }
   bool writable() const { return writable_; }
   const std::string& path() const { return path_; }
@@ -66,7 +68,7 @@ class Segment {
   uint64_t live_bytes = 0;  // bytes of records that the index points at
   uint64_t end = 0;         // where the next record goes (records and pending ones)
   uint64_t sealed_at = 0;   // nonzero once the owner moved to a newer segment
-  uint64_t reserve = 0;     // address space to reserve when the flush thread creates it
+  uint64_t reserve = 0;     // address space reserved (or to reserve when the flush thread creates it)
 
  private:
   Status CreateFile(uint64_t reserve);

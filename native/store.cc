@@ -52,7 +52,8 @@ Status Store::Recover(Notify notify) {
   if (segments_.empty() || !segments_.back()->writable()) {
     if (segments_.size() >= kMaxSegmentSlots) return Status::Full("too many segments");
     auto seg = std::make_unique<Segment>(fs_, dir_, next_file_number_++, static_cast<uint32_t>(segments_.size()));
-    s = seg->Create(options_.segment_size);
+    seg->reserve = options_.segment_size;
+    s = seg->Create(seg->reserve);
     if (s.ok()) s = fs_->SyncDir(dir_);
     if (!s.ok()) return s;
     seg->end = kSegmentHeaderSize;
@@ -113,7 +114,11 @@ bool Store::Has(Slice key) {
 }
 
 Status Store::Reserve(size_t n, Location* loc) {
-  if (active_->end + n > options_.segment_size && active_->end > kSegmentHeaderSize) {
+  // Roll when the record would pass the segment size (unless the segment is empty: a large
+  // record gets a segment of its own), or when it would pass the address space reserved for
+  // the segment's mapping.
+  const bool too_big = active_->end + n > options_.segment_size && active_->end > kSegmentHeaderSize;
+  if (too_big || active_->end + n > active_->reserve) {
     if (segments_.size() >= kMaxSegmentSlots) return Status::Full("too many segments");
     auto seg = std::make_unique<Segment>(fs_, dir_, next_file_number_++, static_cast<uint32_t>(segments_.size()));
     seg->reserve = std::max<uint64_t>(options_.segment_size, kSegmentHeaderSize + n);
