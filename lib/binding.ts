@@ -43,6 +43,7 @@ export interface NativeStore {
   put(keyLength: number, value: Uint8Array | null, valueLength: number, expiresAt: number): number;
   del(keyLength: number): number;
   flush(): number;
+  kick(): void;
   close(): void;
   setActive(active: boolean): void;
   stats(): NativeStats;

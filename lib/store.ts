@@ -80,6 +80,11 @@ export class Store {
   private active = false;
   private failure: HashlogError | undefined;
   private closing: Promise<void> | undefined;
+  private kickQueued = false;
+  private readonly kick = (): void => {
+    this.kickQueued = false;
+    if (this.state !== 'closed') this.native.kick();
+  };
 
   /** @internal Use open(). */
   constructor(location: string, options: ResolvedOptions) {
@@ -257,6 +262,11 @@ export class Store {
   // The promise of commit group `gen`: shared by every write in the group.
   private waitFor(gen: number): Promise<void> {
     if (gen <= this.durableGen) return Promise.resolve();
+    if (!this.kickQueued) {
+      // Wake the flush thread once this turn's synchronous writes are all in the group.
+      this.kickQueued = true;
+      queueMicrotask(this.kick);
+    }
     const last = this.cohorts[this.cohorts.length - 1];
     if (last !== undefined && last.gen === gen) return last.promise;
     const c = makeCohort(gen);

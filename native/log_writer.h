@@ -111,8 +111,14 @@ class LogWriter {
 
   // Asks for an fdatasync covering everything appended so far; returns its generation.
   uint64_t RequestSync();
-  // Wakes the flush thread if it sleeps (call after releasing mu()).
+  // Wakes the flush thread if an Append found it asleep (call without mu() held). The owner
+  // calls it once per JavaScript turn, so a burst of writes starts one group, not a group
+  // for its first write and another for the rest.
   void Kick();
+  // REQUIRES: mu() held. Enough is buffered that waiting for the end of the turn would only
+  // delay the first group (a long synchronous loop of writes streams instead).
+  bool open_group_is_large() const { return open_.buffer.size() >= kEagerKickBytes; }
+  static constexpr size_t kEagerKickBytes = 256 * 1024;
 
   // Owner thread, after a failed FlushEvent: collects the undo entries of every group that
   // is not durable (newest first) and the range of their generations, clears those groups,

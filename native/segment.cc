@@ -98,7 +98,7 @@ Status Segment::Map(uint64_t new_mapped) {
 }
 
 Status Segment::EnsureAllocated(uint64_t need, uint64_t chunk) {
-  if (need <= file_size_) return Status::OK();
+  if (need <= file_size_ || chunk == 0) return Status::OK();
   // Whole chunks, at least half a chunk past `need`, never past the reservation.
   uint64_t target = std::max(need, std::min(RoundUp(need + chunk / 2, chunk), reserved_));
   Status s = fs_->Allocate(fd_, file_size_, target - file_size_, path_);
@@ -107,7 +107,12 @@ Status Segment::EnsureAllocated(uint64_t need, uint64_t chunk) {
   return Map(std::min(RoundUp(file_size_, PageSize()), reserved_));
 }
 
-Status Segment::Write(const char* data, size_t n, uint64_t off) { return fs_->Pwrite(fd_, data, n, off, path_); }
+Status Segment::Write(const char* data, size_t n, uint64_t off) {
+  Status s = fs_->Pwrite(fd_, data, n, off, path_);
+  if (!s.ok() || off + n <= file_size_) return s;
+  file_size_ = off + n;
+  return Map(std::min(RoundUp(file_size_, PageSize()), reserved_));
+}
 
 Status Segment::Sync() { return fs_->Fdatasync(fd_, path_); }
 

@@ -39,8 +39,9 @@ class Segment {
   // Opens an existing file and maps all of it. `writable` also keeps it open for appends.
   Status Open(bool writable, uint64_t reserve);
   // Makes [0, end) exist in the file (zero-filling ahead by up to `chunk`, never past the
-  // reservation) and mapped.
+  // reservation) and mapped. With chunk 0 nothing is allocated: Write extends the file.
   Status EnsureAllocated(uint64_t end, uint64_t chunk);
+  // Writes at off; maps what an appending write added to the file.
   Status Write(const char* data, size_t n, uint64_t off);
   Status Sync();
   // Shrinks the file to `end`, dropping zero-filled space: a sealed segment ends at its

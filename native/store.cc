@@ -60,9 +60,12 @@ Status Store::Recover(Notify notify) {
     segments_.push_back(std::move(seg));
   }
   active_ = segments_.back().get();
-  writer_ = std::make_unique<LogWriter>(fs_, dir_, options_.sync, options_.flush_interval_ms,
-                                        std::min(options_.prealloc_chunk, RoundUp(options_.segment_size, PageSize())),
-                                        active_, std::move(notify));
+  // Zero-fill ahead only when every group is synced: with durability "none" syncs are rare,
+  // and writing each byte twice would cost more than the metadata commits it saves.
+  const uint64_t chunk =
+      options_.sync ? std::min(options_.prealloc_chunk, RoundUp(options_.segment_size, PageSize())) : 0;
+  writer_ = std::make_unique<LogWriter>(fs_, dir_, options_.sync, options_.flush_interval_ms, chunk, active_,
+                                        std::move(notify));
   writer_->Start();
   return Status::OK();
 }
@@ -164,8 +167,9 @@ Status Store::Put(Slice key, Slice value, uint64_t expires_at, uint64_t* gen) {
   active_->live_bytes += n;
   writer_->AddUndo(undo);
   *gen = last_gen_ = writer_->open_gen();
+  const bool kick_now = writer_->open_group_is_large();
   lk.unlock();
-  writer_->Kick();
+  if (kick_now) writer_->Kick();
   return Status::OK();
 }
 
@@ -197,9 +201,14 @@ Status Store::Delete(Slice key, bool* existed, uint64_t* gen) {
   index_.Erase(ref);
   writer_->AddUndo(undo);
   *gen = last_gen_ = writer_->open_gen();
+  const bool kick_now = writer_->open_group_is_large();
   lk.unlock();
-  writer_->Kick();
+  if (kick_now) writer_->Kick();
   return Status::OK();
+}
+
+void Store::Kick() {
+  if (!closed_) writer_->Kick();
 }
 
 uint64_t Store::Flush() {

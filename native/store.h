@@ -62,6 +62,8 @@ class Store {
   Status Put(Slice key, Slice value, uint64_t expires_at, uint64_t* gen);
   // *gen: as Put; for an absent key, the last group appended (nothing is written).
   Status Delete(Slice key, bool* existed, uint64_t* gen);
+  // Starts the flush thread on what Put/Delete appended (once per JavaScript turn).
+  void Kick();
   // Requests an fdatasync of everything written so far; returns the generation to wait for.
   uint64_t Flush();
   // Owner thread, for each FlushEvent. On failure rolls back every non-durable write and

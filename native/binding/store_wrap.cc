@@ -81,6 +81,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_Put>("put"),
                          InstanceMethod<&StoreWrap::JS_Del>("del"),
                          InstanceMethod<&StoreWrap::JS_Flush>("flush"),
+                         InstanceMethod<&StoreWrap::JS_Kick>("kick"),
                          InstanceMethod<&StoreWrap::JS_Close>("close"),
                          InstanceMethod<&StoreWrap::JS_SetActive>("setActive"),
                          InstanceMethod<&StoreWrap::JS_Stats>("stats"),
@@ -233,6 +234,12 @@ Napi::Value StoreWrap::JS_Flush(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
   return Napi::Number::New(env, static_cast<double>(store_->Flush()));
+}
+
+// kick(): start committing what this turn wrote.
+Napi::Value StoreWrap::JS_Kick(const Napi::CallbackInfo& info) {
+  if (store_ && !closed_) store_->Kick();
+  return info.Env().Undefined();
 }
 
 Napi::Value StoreWrap::JS_Close(const Napi::CallbackInfo& info) {

@@ -38,6 +38,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_Put(const Napi::CallbackInfo& info);
   Napi::Value JS_Del(const Napi::CallbackInfo& info);
   Napi::Value JS_Flush(const Napi::CallbackInfo& info);
+  Napi::Value JS_Kick(const Napi::CallbackInfo& info);
   Napi::Value JS_Close(const Napi::CallbackInfo& info);
   Napi::Value JS_SetActive(const Napi::CallbackInfo& info);
   Napi::Value JS_Stats(const Napi::CallbackInfo& info);
