@@ -32,10 +32,15 @@ void HashIndex::Free(Bucket* b, uint64_t count) {
   if (b != nullptr) ::munmap(b, count * sizeof(Bucket));
 }
 
-Status HashIndex::Init(uint64_t keys) {
+int HashIndex::Log2For(uint64_t keys) {
   int log2 = kMinLog2;
   while (log2 < kMaxLog2 && ((uint64_t{1} << log2) * kWays * kMaxLoadNum / kMaxLoadDen) < keys) log2++;
+  return log2;
+}
+
+Status HashIndex::Init(uint64_t keys) {
   Bucket* b;
+  const int log2 = Log2For(keys);
   Status s = Allocate(log2, &b);
   if (!s.ok()) return s;
   Free(buckets_, mask_ + 1);
@@ -116,13 +121,10 @@ void HashIndex::Erase(Ref ref) {
   }
 }
 
-Status HashIndex::EnsureRoomForOneMore() {
-  if (count_ < max_count_) return Status::OK();
-  int log2 = 64 - __builtin_clzll(mask_ + 1);  // current log2 + 1
-  if (log2 > kMaxLog2) return Status::Full("index is at its maximum size");
+Status HashIndex::Rebuild(int log2) {
   Bucket* fresh;
   Status s = Allocate(log2, &fresh);
-  if (!s.ok()) return Status::Full("index cannot grow: " + s.message());
+  if (!s.ok()) return s;
   Bucket* old = buckets_;
   uint64_t old_count = mask_ + 1;
   buckets_ = fresh;
@@ -136,5 +138,19 @@ Status HashIndex::EnsureRoomForOneMore() {
   return Status::OK();
 }
 
-}  // namespace hashlog
+Status HashIndex::EnsureRoomForOneMore() {
+  if (count_ < max_count_) return Status::OK();
+  int log2 = 64 - __builtin_clzll(mask_ + 1);  // current log2 + 1
+  if (log2 > kMaxLog2) return Status::Full("index is at its maximum size");
+  Status s = Rebuild(log2);
+  return s.ok() ? s : Status::Full("index cannot grow: " + s.message());
+}
 
+Status HashIndex::ShrinkToFit() {
+  if (count_ * 4 >= max_count_) return Status::OK();
+  const int log2 = Log2For(count_ + 1);
+  if ((uint64_t{1} << log2) >= mask_ + 1) return Status::OK();
+  return Rebuild(log2);
+}
+
+}  // namespace hashlog

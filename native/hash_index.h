@@ -75,6 +75,9 @@ class HashIndex {
 
   // Doubles the table when one more entry would pass the load threshold.
   Status EnsureRoomForOneMore();
+  // Rebuilds into the smallest table that holds the entries when it is under a quarter
+  // full (after recovery sized it for every record of a log with many overwrites).
+  Status ShrinkToFit();
 
   // Hints the CPU to load the bucket for `hash` (used to overlap batched lookups).
   void Prefetch(uint64_t hash) const { __builtin_prefetch(&buckets_[Home(Tag(hash))]); }
@@ -95,6 +98,9 @@ class HashIndex {
   uint64_t Home(uint32_t tag) const { return tag >> shift_; }
 
   Status Allocate(int log2_buckets, Bucket** out);
+  static int Log2For(uint64_t keys);
+  // Moves every entry into a fresh table of 2^log2 buckets.
+  Status Rebuild(int log2);
   void Free(Bucket* b, uint64_t count);
   void Place(uint32_t tag, uint64_t word);
   static void BeginWrite(Bucket* b) { __atomic_store_n(&b->version, b->version + 1, __ATOMIC_RELAXED); __atomic_thread_fence(__ATOMIC_RELEASE); }
