@@ -36,7 +36,7 @@ export interface NativeRecovery {
 /** The private contract of native/binding/store_wrap.cc. */
 export interface NativeStore {
   open(dir: string, sync: boolean, flushIntervalMs: number, segmentSize: number, maxValueSize: number,
-    repair: boolean): Promise<void>;
+    repair: boolean, maxKeys: number, maxDiskBytes: number): Promise<void>;
   get(keyLength: number): number;
   getInto(keyLength: number, target: Buffer): number;
   has(keyLength: number): boolean;
@@ -49,13 +49,23 @@ export interface NativeStore {
   stats(): NativeStats;
   recovery(): NativeRecovery;
   setFault(op?: FaultOp, afterCalls?: number, errno?: number, sticky?: boolean): void;
+  batch(ops: Uint8Array): number;
+  expiresAt(keyLength: number): number;
+  setExpiry(keyLength: number, expiresAt: number, onlyIfExpiring: boolean): number;
+  appendClear(): number;
+  applyClear(): void;
+  scan(cursor: number, count: number): [number, Buffer[]];
+  getMany(count: number): number;
+  getAsync(keyLength: number): Promise<Buffer | undefined>;
+  size(): number;
+  setClockOffset(ms: number): void;
 }
 
 /** A syscall of the I/O seam that tests can make fail (native/file.h). */
 export type FaultOp = 'open' | 'pwrite' | 'allocate' | 'fdatasync' | 'syncdir' | 'ftruncate' | 'mmap' | 'rename' | 'unlink';
 
 export interface NativeBinding {
-  NativeStore: new (keyBuffer: Buffer, valueBuffer: Buffer, onFlush: FlushCallback) => NativeStore;
+  NativeStore: new (keyBuffer: Buffer, valueBuffer: Buffer, metaBuffer: Buffer, onFlush: FlushCallback) => NativeStore;
   setErrorClass(cls: typeof HashlogError): void;
   crc32cHardware: boolean;
 }

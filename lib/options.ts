@@ -19,6 +19,18 @@ export interface OpenOptions {
   maxValueSize?: number;
   /** Salvage every intact record instead of failing on mid-log corruption. Default false. */
   repair?: boolean;
+  /** A put of a new key fails with HASHLOG_FULL once this many keys are live. Default: no limit. */
+  maxKeys?: number;
+  /** A write fails with HASHLOG_FULL once the log would pass this many bytes (deletes still work). Default: no limit. */
+  maxDiskBytes?: number;
+}
+
+/** Per-write options of put(). At most one of the two. */
+export interface PutOptions {
+  /** The key expires this many milliseconds from now. */
+  ttlMs?: number;
+  /** The key expires at this time, in milliseconds since the Unix epoch. */
+  expiresAt?: number;
 }
 
 export interface ResolvedOptions {
@@ -27,6 +39,8 @@ export interface ResolvedOptions {
   segmentSize: number;
   maxValueSize: number;
   repair: boolean;
+  maxKeys: number;
+  maxDiskBytes: number;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -39,6 +53,8 @@ const DEFAULTS: ResolvedOptions = {
   segmentSize: 256 * 1024 * 1024,
   maxValueSize: 64 * 1024 * 1024,
   repair: false,
+  maxKeys: 0,
+  maxDiskBytes: 0,
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -68,5 +84,26 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
     if (typeof user.repair !== 'boolean') throw typeError('repair must be a boolean');
     o.repair = user.repair;
   }
+  if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
+  if (user.maxDiskBytes !== undefined) {
+    o.maxDiskBytes = integerIn('maxDiskBytes', user.maxDiskBytes, 1, Number.MAX_SAFE_INTEGER);
+  }
   return o;
+}
+
+const MAX_TTL_MS = 2 ** 52;
+
+/** The expiry (ms since the epoch, 0 = none) that put/expire options ask for. */
+export function resolveExpiry(o: PutOptions | undefined, now: number, required: boolean): number {
+  if (o === undefined || o === null) {
+    if (required) throw typeError('an expiry needs { ttlMs } or { expiresAt }');
+    return 0;
+  }
+  if (typeof o !== 'object') throw typeError('options must be an object');
+  const { ttlMs, expiresAt } = o;
+  if (ttlMs !== undefined && expiresAt !== undefined) throw typeError('give ttlMs or expiresAt, not both');
+  if (ttlMs !== undefined) return now + integerIn('ttlMs', ttlMs, 1, MAX_TTL_MS);
+  if (expiresAt !== undefined) return integerIn('expiresAt', expiresAt, 1, MAX_TTL_MS);
+  if (required) throw typeError('an expiry needs { ttlMs } or { expiresAt }');
+  return 0;
 }

@@ -2,7 +2,9 @@
 // the promises that settle when the flush thread reports a commit group durable.
 import { loadBinding, type FaultOp, type NativeRecovery, type NativeStore } from './binding';
 import { closedError, HashlogError, rangeError, typeError } from './errors';
-import { MAX_KEY_SIZE, resolveOptions, type OpenOptions, type ResolvedOptions } from './options';
+import {
+  MAX_KEY_SIZE, resolveExpiry, resolveOptions, type OpenOptions, type PutOptions, type ResolvedOptions,
+} from './options';
 
 /** A key: a UTF-8 string or bytes, 1 byte to 64 KiB. */
 export type Key = string | Uint8Array;
@@ -33,6 +35,22 @@ export interface StoreStats {
 
 /** What open() found and repaired. */
 export type RecoveryReport = NativeRecovery;
+
+/** One operation of Store#batch(). */
+export type BatchOperation =
+  | { type: 'put'; key: Key; value: Value; ttlMs?: number; expiresAt?: number }
+  | { type: 'del'; key: Key };
+
+/** One page of Store#scan(). */
+export interface ScanPage {
+  /** Pass it to the next scan() call; 0 when the iteration is complete. */
+  cursor: number;
+  keys: Buffer[];
+}
+
+const MANY_MAX = 1024; // keys per getMany() crossing (the meta buffer holds their lengths and sizes)
+const BATCH_OP_HEADER = 24; // native/store.h kBatchOpHeaderSize
+const TAG_SPACE = 2 ** 32; // scan cursors run over the 32-bit tag space
 
 // Shared buffers: a key, and a value up to this size, cross the N-API boundary through
 // them, so a get or put allocates nothing native (docs/DESIGN.md, "The N-API crossing").
@@ -70,6 +88,12 @@ export class Store {
   private readonly native: NativeStore;
   private readonly keyBuf = Buffer.allocUnsafe(MAX_KEY_SIZE);
   private readonly valueBuf = Buffer.allocUnsafe(VALUE_BUFFER_SIZE);
+  private readonly metaBuf = Buffer.alloc(MANY_MAX * 8);
+  private readonly manyLengths = new Uint32Array(this.metaBuf.buffer, this.metaBuf.byteOffset, MANY_MAX);
+  private readonly manySizes = new Int32Array(this.metaBuf.buffer, this.metaBuf.byteOffset + MANY_MAX * 4, MANY_MAX);
+  private clockOffsetMs = 0;
+  private clearing: Promise<void> | undefined;
+  private readonly asyncReads = new Set<Promise<unknown>>();
   private readonly syncMode: boolean;
   private state: StoreStatus = 'open';
   // Writes waiting for their commit group, oldest first; one promise per group.
@@ -92,13 +116,15 @@ export class Store {
     this.options = Object.freeze({ ...options });
     this.syncMode = options.durability === 'sync';
     const { NativeStore: Native } = loadBinding();
-    this.native = new Native(this.keyBuf, this.valueBuf, (w, s, rf, rl, err) => this.onFlush(w, s, rf, rl, err));
+    this.native = new Native(this.keyBuf, this.valueBuf, this.metaBuf,
+      (w, s, rf, rl, err) => this.onFlush(w, s, rf, rl, err));
   }
 
   /** @internal */
   async _open(): Promise<void> {
     const o = this.options;
-    await this.native.open(this.location, this.syncMode, o.flushIntervalMs, o.segmentSize, o.maxValueSize, o.repair);
+    await this.native.open(this.location, this.syncMode, o.flushIntervalMs, o.segmentSize, o.maxValueSize, o.repair,
+      o.maxKeys, o.maxDiskBytes);
   }
 
   /** 'open', 'closing' (close() was called) or 'closed'. */
@@ -132,20 +158,25 @@ export class Store {
     return this.native.has(this.encodeKey(key));
   }
 
-  /** Stores value under key. Resolves when durable (see `durability`). */
-  put(key: Key, value: Value): Promise<void> {
+  /**
+   * Stores value under key, optionally expiring (`ttlMs` from now, or at `expiresAt` ms since
+   * the epoch). Visible at once; resolves when durable (see `durability`).
+   */
+  put(key: Key, value: Value, options?: PutOptions): Promise<void> {
+    if (this.clearing !== undefined) return this.clearing.then(() => this.put(key, value, options));
     try {
       this.assertOpen();
+      const expiresAt = options === undefined ? 0 : resolveExpiry(options, this.now(), false);
       const kn = this.encodeKey(key);
       let gen: number;
       if (typeof value === 'string') {
         if (value.length <= VALUE_FAST_CHARS) {
-          gen = this.native.put(kn, null, this.valueBuf.write(value, 0), 0);
+          gen = this.native.put(kn, null, this.valueBuf.write(value, 0), expiresAt);
         } else {
-          gen = this.native.put(kn, this.checkValueSize(Buffer.from(value, 'utf8')), 0, 0);
+          gen = this.native.put(kn, this.checkValueSize(Buffer.from(value, 'utf8')), 0, expiresAt);
         }
       } else if (value instanceof Uint8Array) {
-        gen = this.native.put(kn, this.checkValueSize(value), 0, 0);
+        gen = this.native.put(kn, this.checkValueSize(value), 0, expiresAt);
       } else {
         throw typeError('value must be a string or Uint8Array');
       }
@@ -155,23 +186,189 @@ export class Store {
     }
   }
 
-  /** Deletes key. Resolves to true if it existed, once the delete is durable. */
-  del(key: Key): Promise<boolean> {
+  /** When key expires: ms since the epoch, null if it never does, undefined if there is no such key. */
+  expiresAt(key: Key): number | null | undefined {
+    this.assertOpen();
+    const e = this.native.expiresAt(this.encodeKey(key));
+    return e < 0 ? undefined : e === 0 ? null : e;
+  }
+
+  /** Removes key's expiry. Resolves to false if there is no such key or it has no expiry. */
+  persist(key: Key): Promise<boolean> {
+    if (this.clearing !== undefined) return this.clearing.then(() => this.persist(key));
     try {
       this.assertOpen();
-      const r = this.native.del(this.encodeKey(key));
-      const existed = r % 2 === 1;
-      const gen = Math.floor(r / 2);
-      return this.waitFor(gen).then(() => existed);
+      return this.settleFlagged(this.native.setExpiry(this.encodeKey(key), 0, true));
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** Live keys. */
+  /** Sets key's expiry (`ttlMs` from now, or `expiresAt`). Resolves to false if there is no such key. */
+  expire(key: Key, options: PutOptions): Promise<boolean> {
+    if (this.clearing !== undefined) return this.clearing.then(() => this.expire(key, options));
+    try {
+      this.assertOpen();
+      const expiresAt = resolveExpiry(options, this.now(), true);
+      return this.settleFlagged(this.native.setExpiry(this.encodeKey(key), expiresAt, false));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Applies the operations atomically: after a crash either all of them are there or none.
+   * They share a commit group with concurrent writes. Resolves when durable.
+   */
+  batch(operations: readonly BatchOperation[]): Promise<void> {
+    if (this.clearing !== undefined) return this.clearing.then(() => this.batch(operations));
+    try {
+      this.assertOpen();
+      if (!Array.isArray(operations)) throw typeError('batch() takes an array of operations');
+      return this.waitFor(this.native.batch(this.encodeBatch(operations)));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Like get(), with the record read on the libuv thread pool: for values that may not be in RAM. */
+  getAsync(key: Key): Promise<Buffer | undefined> {
+    try {
+      this.assertOpen();
+      const p = this.native.getAsync(this.encodeKey(key));
+      this.asyncReads.add(p);
+      const done = (): void => {
+        this.asyncReads.delete(p);
+      };
+      p.then(done, done);
+      return p;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** The values of many keys in one call, their memory accesses overlapped. */
+  getMany(keys: readonly Key[]): (Buffer | undefined)[] {
+    this.assertOpen();
+    if (!Array.isArray(keys)) throw typeError('getMany() takes an array of keys');
+    const out: (Buffer | undefined)[] = new Array(keys.length);
+    let i = 0;
+    while (i < keys.length) {
+      // Lay out as many keys as fit in the key buffer (and the meta buffer) end to end.
+      let n = 0;
+      let used = 0;
+      while (i + n < keys.length && n < MANY_MAX) {
+        const len = this.keyLength(keys[i + n]);
+        if (used + len > MAX_KEY_SIZE) break;
+        this.writeKeyAt(keys[i + n], used);
+        this.manyLengths[n] = len;
+        used += len;
+        n++;
+      }
+      const answered = this.native.getMany(n);
+      let off = 0;
+      for (let j = 0; j < answered; j++) {
+        const size = this.manySizes[j];
+        if (size < 0) {
+          out[i + j] = undefined;
+        } else {
+          const v = Buffer.allocUnsafe(size);
+          this.valueBuf.copy(v, 0, off, off + size);
+          off += size;
+          out[i + j] = v;
+        }
+      }
+      i += answered;
+      if (answered < n && answered === 0) out[i] = this.get(keys[i++]); // one value larger than the buffer
+    }
+    return out;
+  }
+
+  /**
+   * One page of keys. Start with cursor 0; pass each returned cursor back; 0 means done.
+   * Every key present for the whole iteration is returned at least once, even while the
+   * index resizes; with no writes during it, each exactly once. Keys written or deleted
+   * meanwhile may or may not appear.
+   */
+  scan(cursor: number, count: number): ScanPage {
+    this.assertOpen();
+    if (!Number.isInteger(cursor) || cursor < 0 || cursor >= TAG_SPACE) throw rangeError('cursor must come from scan()');
+    if (!Number.isInteger(count) || count < 1) throw rangeError('count must be a positive integer');
+    const [next, keys] = this.native.scan(cursor, Math.min(count, 1_000_000));
+    return { cursor: next, keys };
+  }
+
+  /** Every live [key, value] pair (see scan() for what it guarantees under writes). */
+  *entries(): IterableIterator<[Buffer, Buffer]> {
+    let cursor = 0;
+    do {
+      const page = this.scan(cursor, 256);
+      for (const k of page.keys) {
+        const v = this.get(k);
+        if (v !== undefined) yield [k, v];
+      }
+      cursor = page.cursor;
+    } while (cursor !== 0);
+  }
+
+  [Symbol.iterator](): IterableIterator<[Buffer, Buffer]> {
+    return this.entries();
+  }
+
+  /**
+   * Removes every key, durably (one record in the log). Writes issued while it runs wait
+   * and apply after it. The space is reclaimed by compaction.
+   */
+  clear(): Promise<void> {
+    if (this.clearing !== undefined) return this.clearing.then(() => this.clear());
+    try {
+      this.assertOpen();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const run = async (): Promise<void> => {
+      try {
+        await this.waitFor(this.native.appendClear());
+        this.native.applyClear();
+      } finally {
+        this.clearing = undefined;
+      }
+    };
+    this.clearing = run();
+    return this.clearing;
+  }
+
+  /** @internal Tests: shifts the clock that decides expiry by ms. */
+  _setClockOffset(ms: number): void {
+    this.clockOffsetMs = ms;
+    this.native.setClockOffset(ms);
+  }
+
+  /** Deletes key. Resolves to true if it existed, once the delete is durable. */
+  del(key: Key): Promise<boolean> {
+    if (this.clearing !== undefined) return this.clearing.then(() => this.del(key));
+    try {
+      this.assertOpen();
+      return this.settleFlagged(this.native.del(this.encodeKey(key)));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // A native result of generation * 2 + flag: the flag, once the generation is durable.
+  private settleFlagged(r: number): Promise<boolean> {
+    const flag = r % 2 === 1;
+    return this.waitFor(Math.floor(r / 2)).then(() => flag);
+  }
+
+  private now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** Live keys (keys with a TTL leave it within a second of expiring; get/has are exact). */
   get size(): number {
     this.assertOpen();
-    return this.native.stats().keys;
+    return this.native.size();
   }
 
   stats(): StoreStats {
@@ -205,7 +402,8 @@ export class Store {
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.state = 'closing';
-      this.closing = this.flushInternal()
+      const reads = Promise.allSettled([...this.asyncReads, this.clearing]);
+      this.closing = reads.then(() => this.flushInternal())
         .catch(() => undefined) // a failed store still closes; its writes were rejected
         .then(() => {
           this.native.close(); // writes and syncs anything still pending, unless the store failed
@@ -249,6 +447,67 @@ export class Store {
     }
     if (n === 0) throw rangeError('key must not be empty');
     return n;
+  }
+
+  // The key's byte length, validated (for laying several keys out in the key buffer).
+  private keyLength(key: Key): number {
+    let n: number;
+    if (typeof key === 'string') n = Buffer.byteLength(key, 'utf8');
+    else if (key instanceof Uint8Array) n = key.byteLength;
+    else throw typeError('key must be a string or Uint8Array');
+    if (n === 0) throw rangeError('key must not be empty');
+    if (n > MAX_KEY_SIZE) throw rangeError(`key is ${n} bytes; the limit is ${MAX_KEY_SIZE}`, 'HASHLOG_KEY_TOO_LARGE');
+    return n;
+  }
+
+  private writeKeyAt(key: Key, at: number): void {
+    if (typeof key === 'string') this.keyBuf.write(key, at);
+    else this.keyBuf.set(key, at);
+  }
+
+  private encodeBatch(operations: readonly BatchOperation[]): Buffer {
+    const parts: { type: number; key: Uint8Array; value: Uint8Array; expiresAt: number }[] = [];
+    let total = 0;
+    const now = this.now();
+    for (const op of operations) {
+      if (op === null || typeof op !== 'object') throw typeError('a batch operation must be an object');
+      const key = this.keyBytes(op.key);
+      if (op.type === 'put') {
+        const { value } = op;
+        let v: Uint8Array;
+        if (typeof value === 'string') v = Buffer.from(value, 'utf8');
+        else if (value instanceof Uint8Array) v = value;
+        else throw typeError('value must be a string or Uint8Array');
+        this.checkValueSize(v);
+        const expiresAt = op.ttlMs === undefined && op.expiresAt === undefined
+          ? 0 : resolveExpiry({ ttlMs: op.ttlMs, expiresAt: op.expiresAt }, now, false);
+        parts.push({ type: 1, key, value: v, expiresAt });
+        total += BATCH_OP_HEADER + key.byteLength + v.byteLength;
+      } else if (op.type === 'del') {
+        parts.push({ type: 2, key, value: new Uint8Array(0), expiresAt: 0 });
+        total += BATCH_OP_HEADER + key.byteLength;
+      } else {
+        throw typeError(`a batch operation's type must be 'put' or 'del'`);
+      }
+    }
+    const buf = Buffer.alloc(total);
+    let at = 0;
+    for (const p of parts) {
+      buf[at] = p.type;
+      buf.writeUInt32LE(p.key.byteLength, at + 4);
+      buf.writeUInt32LE(p.value.byteLength, at + 8);
+      buf.writeUInt32LE(p.expiresAt % 2 ** 32, at + 16);
+      buf.writeUInt32LE(Math.floor(p.expiresAt / 2 ** 32), at + 20);
+      buf.set(p.key, at + BATCH_OP_HEADER);
+      buf.set(p.value, at + BATCH_OP_HEADER + p.key.byteLength);
+      at += BATCH_OP_HEADER + p.key.byteLength + p.value.byteLength;
+    }
+    return buf;
+  }
+
+  private keyBytes(key: Key): Uint8Array {
+    this.keyLength(key);
+    return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
   }
 
   private checkValueSize(v: Uint8Array): Uint8Array {

@@ -146,6 +146,24 @@ Status HashIndex::EnsureRoomForOneMore() {
   return s.ok() ? s : Status::Full("index cannot grow: " + s.message());
 }
 
+Status HashIndex::EnsureRoomFor(uint64_t more) {
+  if (count_ + more <= max_count_) return Status::OK();
+  const int log2 = Log2For(count_ + more);
+  if (log2 > kMaxLog2 || (uint64_t{1} << log2) * kWays < count_ + more) return Status::Full("index is at its maximum size");
+  Status s = Rebuild(log2);
+  return s.ok() ? s : Status::Full("index cannot grow: " + s.message());
+}
+
+void HashIndex::Clear() {
+  for (uint64_t b = 0; b <= mask_; b++) {
+    BeginWrite(&buckets_[b]);
+    std::memset(buckets_[b].tags, 0, sizeof(buckets_[b].tags));
+    std::memset(buckets_[b].words, 0, sizeof(buckets_[b].words));
+    EndWrite(&buckets_[b]);
+  }
+  count_ = 0;
+}
+
 Status HashIndex::ShrinkToFit() {
   if (count_ * 4 >= max_count_) return Status::OK();
   const int log2 = Log2For(count_ + 1);

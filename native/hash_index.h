@@ -75,6 +75,15 @@ class HashIndex {
 
   // Doubles the table when one more entry would pass the load threshold.
   Status EnsureRoomForOneMore();
+  // Grows the table (if needed) so that `more` entries fit below the load threshold.
+  Status EnsureRoomFor(uint64_t more);
+  // Removes every entry (keeps the table).
+  void Clear();
+  // Calls fn(tag, location) for each entry whose home bucket lies in [first, last) of the
+  // 2^32 tag space, each exactly once while the table does not change (resize-proof: a
+  // range of tags maps to the same entries at any table size). Used by Store::Scan.
+  template <typename Fn>
+  void ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const;
   // Rebuilds into the smallest table that holds the entries when it is under a quarter
   // full (after recovery sized it for every record of a log with many overwrites).
   Status ShrinkToFit();
@@ -112,6 +121,33 @@ class HashIndex {
   uint64_t count_ = 0;
   uint64_t max_count_ = 0;
 };
+
+template <typename Fn>
+void HashIndex::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const {
+  const uint64_t nb = mask_ + 1;
+  // Buckets whose home range is [first, last): tags t with first <= t < last.
+  const uint64_t b0 = first >> shift_;
+  const uint64_t b1 = (last + (uint64_t{1} << shift_) - 1) >> shift_;  // exclusive
+  if (b0 >= b1) return;
+  // An entry homed in [b0, b1) is stored at or after its home, within the run of full
+  // buckets that follows it: scan on past b1 while the run continues (wrapping at the end).
+  bool prev_full = true;
+  for (uint64_t i = b0; i < b1 || prev_full; i++) {
+    if (i - b0 >= nb) break;  // a full circle
+    const Bucket* bucket = &buckets_[i & mask_];
+    bool full = true;
+    for (int w = 0; w < kWays; w++) {
+      uint32_t t = bucket->tags[w];
+      if (t == 0) {
+        full = false;
+        continue;
+      }
+      uint64_t home = Home(t);
+      if (home >= b0 && home < b1 && t >= first && t < last) fn(t, bucket->words[w] & kLocationMask);
+    }
+    prev_full = full;
+  }
+}
 
 template <typename Confirm>
 HashIndex::Ref HashIndex::Find(uint64_t hash, Confirm&& confirm) const {

@@ -17,18 +17,23 @@ bool AllZero(const char* p, size_t n) {
 
 }  // namespace
 
-void EncodeRecord(char* dst, RecordType type, uint64_t seq, uint64_t expires_at, Slice key, Slice value) {
+void EncodeHeaderInPlace(char* dst, RecordType type, uint64_t seq, uint64_t expires_at, uint32_t key_size,
+                         uint32_t value_size) {
   dst[4] = static_cast<char>(type);
   dst[5] = 0;
   EncodeFixed16(dst + 6, 0);
-  EncodeFixed32(dst + 8, static_cast<uint32_t>(key.size));
-  EncodeFixed32(dst + 12, static_cast<uint32_t>(value.size));
+  EncodeFixed32(dst + 8, key_size);
+  EncodeFixed32(dst + 12, value_size);
   EncodeFixed64(dst + 16, seq);
   EncodeFixed64(dst + 24, expires_at);
+  uint32_t crc = crc32c::Value(dst + 4, kRecordHeaderSize - 4 + key_size + value_size);
+  EncodeFixed32(dst, crc32c::Mask(crc));
+}
+
+void EncodeRecord(char* dst, RecordType type, uint64_t seq, uint64_t expires_at, Slice key, Slice value) {
   if (key.size > 0) std::memcpy(dst + kRecordHeaderSize, key.data, key.size);
   if (value.size > 0) std::memcpy(dst + kRecordHeaderSize + key.size, value.data, value.size);
-  uint32_t crc = crc32c::Value(dst + 4, kRecordHeaderSize - 4 + key.size + value.size);
-  EncodeFixed32(dst, crc32c::Mask(crc));
+  EncodeHeaderInPlace(dst, type, seq, expires_at, static_cast<uint32_t>(key.size), static_cast<uint32_t>(value.size));
 }
 
 void DecodeHeader(const char* p, RecordHeader* h) {
@@ -43,12 +48,13 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordHeader* h) {
   if (avail < kRecordHeaderSize) return AllZero(p, avail) ? DecodeResult::kZero : DecodeResult::kTruncated;
   if (AllZero(p, kRecordHeaderSize)) return DecodeResult::kZero;
   DecodeHeader(p, h);
-  bool sane_type = h->type == kTypePut || h->type == kTypeDelete || h->type == kTypeBatch;
+  bool sane_type = h->type >= kTypePut && h->type <= kTypeClear;
   if (!sane_type || p[5] != 0 || DecodeFixed16(p + 6) != 0) return DecodeResult::kBadHeader;
   if (h->key_size > kMaxKeySize || (h->type == kTypePut && h->value_size > kMaxValueSize))
     return DecodeResult::kBadHeader;
-  if (h->type == kTypeBatch ? h->key_size != 0 : h->key_size == 0) return DecodeResult::kBadHeader;
-  if (h->type == kTypeDelete && h->value_size != 0) return DecodeResult::kBadHeader;
+  const bool keyless = h->type == kTypeBatch || h->type == kTypeClear;
+  if (keyless ? h->key_size != 0 : h->key_size == 0) return DecodeResult::kBadHeader;
+  if ((h->type == kTypeDelete || h->type == kTypeClear) && h->value_size != 0) return DecodeResult::kBadHeader;
   if (h->total_size() > avail) return DecodeResult::kTruncated;
   uint32_t crc = crc32c::Value(p + 4, h->total_size() - 4);
   if (crc32c::Mask(crc) != DecodeFixed32(p)) return DecodeResult::kBadChecksum;

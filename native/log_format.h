@@ -39,6 +39,7 @@ enum RecordType : uint8_t {
   kTypePut = 1,
   kTypeDelete = 2,
   kTypeBatch = 3,  // keyLen 0; the value is a sequence of put/delete records, all or nothing
+  kTypeClear = 4,  // keyLen 0, valueLen 0: every record before it is deleted
 };
 
 // Hard limits of the format (a store's configured limits are at most these).
@@ -61,6 +62,10 @@ inline size_t RecordSize(size_t key_size, size_t value_size) {
 
 // Writes a complete record (header with CRC, key, value) to dst, which must hold RecordSize bytes.
 void EncodeRecord(char* dst, RecordType type, uint64_t seq, uint64_t expires_at, Slice key, Slice value);
+// Writes the header and CRC of a record whose key and value bytes are already at dst + 32
+// (a batch, whose value is the inner records encoded in place).
+void EncodeHeaderInPlace(char* dst, RecordType type, uint64_t seq, uint64_t expires_at, uint32_t key_size,
+                         uint32_t value_size);
 
 // Parses the header at p (kRecordHeaderSize bytes readable) without checking the CRC.
 void DecodeHeader(const char* p, RecordHeader* h);

@@ -37,6 +37,8 @@ struct UndoEntry {
   Location old_loc;  // kNoLocation when the key was absent
   uint32_t new_size;
   uint32_t old_size;
+  uint64_t new_expires_at;
+  uint64_t old_expires_at;
 };
 
 // A byte buffer that grows without zero-filling (a 64 MiB value is copied once, not twice).

@@ -10,8 +10,9 @@ namespace {
 
 class Scanner {
  public:
-  Scanner(const RecoveryOptions& o, const HashKey& k, SegmentTable* s, HashIndex* i, RecoveryReport* r)
-      : options_(o), key_(k), segments_(s), index_(i), report_(r) {}
+  Scanner(const RecoveryOptions& o, const HashKey& k, SegmentTable* s, HashIndex* i, ExpiryCounter* e,
+          RecoveryReport* r)
+      : options_(o), key_(k), segments_(s), index_(i), expiry_(e), report_(r) {}
 
   // Scans segment `i` of the table; *end is where its valid data stops.
   Status Scan(size_t i, uint64_t* end);
@@ -23,6 +24,16 @@ class Scanner {
     return ApplyRecord(h, rec, loc, SipHash13(key_, rec + kRecordHeaderSize, h.key_size));
   }
   Status ApplyBatch(const RecordHeader& h, const char* rec, Location loc);
+  // Everything before a clear record is deleted: empty the index and the accounting.
+  void ApplyClear(const RecordHeader& h, size_t segment) {
+    report_->records++;
+    report_->max_seq = std::max(report_->max_seq, h.seq);
+    index_->Clear();
+    expiry_->Clear();
+    for (size_t j = 0; j <= segment; j++) (*segments_)[j]->live_bytes = 0;
+    report_->cleared_before = segment;
+    report_->has_clear = true;
+  }
   Status Damage(size_t i, uint64_t pos, uint64_t* next, bool* stop);
   static bool IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, uint64_t* found);
   const char* RecordAt(Location loc) const {
@@ -33,6 +44,7 @@ class Scanner {
   const HashKey& key_;
   SegmentTable* segments_;
   HashIndex* index_;
+  ExpiryCounter* expiry_;
   RecoveryReport* report_;
 };
 
@@ -41,7 +53,7 @@ bool Scanner::IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, u
   for (uint64_t p = pos + 1; p + kRecordHeaderSize <= size; p++) {
     const char* r = base + p;
     uint8_t type = static_cast<uint8_t>(r[4]);
-    if (type < kTypePut || type > kTypeBatch || r[5] != 0 || r[6] != 0 || r[7] != 0) continue;
+    if (type < kTypePut || type > kTypeClear || r[5] != 0 || r[6] != 0 || r[7] != 0) continue;
     if (DecodeRecord(r, size - p, &h) == DecodeResult::kOk) {
       *found = p;
       return true;
@@ -110,7 +122,7 @@ Status Scanner::Scan(size_t i, uint64_t* end) {
   while (pos < size) {
     RecordHeader h;
     DecodeResult r = DecodeRecord(base + pos, size - pos, &h);
-    if (r == DecodeResult::kOk && h.type != kTypeBatch) {
+    if (r == DecodeResult::kOk && (h.type == kTypePut || h.type == kTypeDelete)) {
       uint64_t hash = SipHash13(key_, base + pos + kRecordHeaderSize, h.key_size);
       index_->Prefetch(hash);
       window[pending++] = Pending{h, pos, hash};
@@ -124,8 +136,12 @@ Status Scanner::Scan(size_t i, uint64_t* end) {
     Status s = apply_window();
     if (!s.ok()) return s;
     if (r == DecodeResult::kOk) {
-      s = ApplyBatch(h, base + pos, MakeLocation(seg->slot(), static_cast<uint32_t>(pos)));
-      if (!s.ok()) return s;
+      if (h.type == kTypeBatch) {
+        s = ApplyBatch(h, base + pos, MakeLocation(seg->slot(), static_cast<uint32_t>(pos)));
+        if (!s.ok()) return s;
+      } else {
+        ApplyClear(h, i);
+      }
       pos += h.total_size();
       continue;
     }
@@ -169,8 +185,10 @@ Status Scanner::ApplyRecord(const RecordHeader& h, const char* rec, Location loc
     DecodeHeader(RecordAt(ref.location()), &old);
     if (old.seq > h.seq) return Status::OK();  // a newer copy was seen already
     (*segments_)[LocationSlot(ref.location())]->live_bytes -= old.total_size();
+    expiry_->Remove(old.expires_at);
   }
   if (h.type == kTypePut) {
+    expiry_->Add(h.expires_at);
     if (ref) {
       index_->Replace(ref, loc);
     } else {
@@ -191,7 +209,7 @@ Status Scanner::ApplyBatch(const RecordHeader& h, const char* rec, Location loc)
   uint64_t left = h.value_size;
   while (left > 0) {
     RecordHeader inner;
-    if (DecodeRecord(p, left, &inner) != DecodeResult::kOk || inner.type == kTypeBatch)
+    if (DecodeRecord(p, left, &inner) != DecodeResult::kOk || (inner.type != kTypePut && inner.type != kTypeDelete))
       return Status::Corruption("malformed batch at " + std::to_string(LocationOffset(loc)));
     uint32_t off = LocationOffset(loc) + static_cast<uint32_t>(p - rec);
     Status s = ApplyRecord(inner, p, MakeLocation(LocationSlot(loc), off));
@@ -239,7 +257,7 @@ Status CheckHeader(Segment* seg, bool newest, bool repair, bool* discard) {
 }  // namespace
 
 Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, const HashKey& hash_key,
-               SegmentTable* segments, HashIndex* index, RecoveryReport* report) {
+               SegmentTable* segments, HashIndex* index, ExpiryCounter* expiry, RecoveryReport* report) {
   auto start = std::chrono::steady_clock::now();
   std::vector<uint64_t> numbers;
   Status s = ListSegments(fs, dir, &numbers);
@@ -268,7 +286,7 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
   for (const auto& seg : *segments) puts += CountPuts(seg.get());
   s = index->Init(puts);
   if (!s.ok()) return s;
-  Scanner scanner(options, hash_key, segments, index, report);
+  Scanner scanner(options, hash_key, segments, index, expiry, report);
   for (size_t i = 0; i < segments->size(); i++) {
     Segment* cur = (*segments)[i].get();
     uint64_t end = 0;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "expiry_counter.h"
 #include "file.h"
 #include "hash.h"
 #include "hash_index.h"
@@ -33,6 +34,8 @@ struct RecoveryReport {
   std::vector<std::string> dropped;  // "file@offset+bytes" per dropped range
   uint64_t max_seq = 0;
   uint64_t next_file_number = 1;
+  bool has_clear = false;       // a clear record was found: segments up to
+  size_t cleared_before = 0;    // this one hold nothing live from before it
   double millis = 0;
 };
 
@@ -44,7 +47,7 @@ struct RecoveryOptions {
 // Fills `segments` (slot i = i-th file) and `index`, cutting off a torn tail. A newest
 // segment whose header never reached the disk is removed (it held nothing acknowledged).
 Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, const HashKey& hash_key,
-               SegmentTable* segments, HashIndex* index, RecoveryReport* report);
+               SegmentTable* segments, HashIndex* index, ExpiryCounter* expiry, RecoveryReport* report);
 
 // True if the record at `rec` holds exactly `key`.
 inline bool RecordHasKey(const char* rec, Slice key) {

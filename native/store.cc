@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "coding.h"
 #include "log_format.h"
 
 namespace hashlog {
@@ -16,9 +17,9 @@ uint64_t NowMillis() {
                                    .count());
 }
 
-bool Expired(const RecordHeader& h) { return h.expires_at != 0 && h.expires_at <= NowMillis(); }
-
 }  // namespace
+
+uint64_t Store::NowMs() const { return NowMillis() + clock_offset_ms_; }
 
 Store::Store(FileSystem* fs, std::string dir, const StoreOptions& options)
     : fs_(fs), dir_(std::move(dir)), options_(options), lock_(fs), hash_key_(HashKey::Random()) {}
@@ -45,8 +46,9 @@ Status Store::Recover(Notify notify) {
   RecoveryOptions ro;
   ro.repair = options_.repair;
   ro.segment_size = options_.segment_size;
-  s = hashlog::Recover(fs_, dir_, ro, hash_key_, &segments_, &index_, &recovery_);
+  s = hashlog::Recover(fs_, dir_, ro, hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;
+  for (const auto& seg : segments_) log_bytes_ += seg->end - kSegmentHeaderSize;
   seq_ = recovery_.max_seq;
   next_file_number_ = recovery_.next_file_number;
   if (segments_.empty() || !segments_.back()->writable()) {
@@ -132,7 +134,47 @@ Status Store::Reserve(size_t n, Location* loc) {
   }
   *loc = MakeLocation(active_->slot(), static_cast<uint32_t>(active_->end));
   active_->end += n;
+  log_bytes_ += n;
   return Status::OK();
+}
+
+Status Store::CheckLimits(bool new_key, size_t n) {
+  if (new_key && options_.max_keys != 0 && LiveKeys() >= options_.max_keys)
+    return Status::Full("maxKeys (" + std::to_string(options_.max_keys) + ") reached");
+  if (options_.max_disk_bytes != 0 && log_bytes_ + n > options_.max_disk_bytes)
+    return Status::Full("maxDiskBytes (" + std::to_string(options_.max_disk_bytes) + ") reached");
+  return Status::OK();
+}
+
+void Store::Index(RecordType type, uint64_t hash, HashIndex::Ref ref, const RecordHeader& old, Location loc,
+                  size_t n, uint64_t expires_at) {
+  UndoEntry undo{hash, kNoLocation, kNoLocation, 0, 0, 0, 0};
+  if (ref) {
+    undo.old_loc = ref.location();
+    undo.old_size = static_cast<uint32_t>(old.total_size());
+    undo.old_expires_at = old.expires_at;
+    segments_[LocationSlot(undo.old_loc)]->live_bytes -= undo.old_size;
+    expiry_.Remove(old.expires_at);
+  }
+  if (type == kTypePut) {
+    undo.new_loc = loc;
+    undo.new_size = static_cast<uint32_t>(n);
+    undo.new_expires_at = expires_at;
+    if (ref)
+      index_.Replace(ref, loc);
+    else
+      index_.Insert(hash, loc);
+    segments_[LocationSlot(loc)]->live_bytes += n;
+    expiry_.Add(expires_at);
+  } else if (ref) {
+    index_.Erase(ref);
+  }
+  writer_->AddUndo(undo);
+}
+
+bool Store::Finish(uint64_t* gen) {
+  *gen = last_gen_ = writer_->open_gen();
+  return writer_->open_group_is_large();
 }
 
 Status Store::Put(Slice key, Slice value, uint64_t expires_at, uint64_t* gen) {
@@ -147,27 +189,16 @@ Status Store::Put(Slice key, Slice value, uint64_t expires_at, uint64_t* gen) {
   const size_t n = RecordSize(key.size, value.size);
   std::unique_lock<std::mutex> lk(writer_->mu());
   HashIndex::Ref ref = FindKey(hash, key, &lk);
-  UndoEntry undo{hash, kNoLocation, kNoLocation, static_cast<uint32_t>(n), 0};
-  if (ref) {
-    RecordHeader old;
-    DecodeHeader(RecordAt(ref.location(), &lk), &old);
-    undo.old_loc = ref.location();
-    undo.old_size = static_cast<uint32_t>(old.total_size());
-  }
-  s = Reserve(n, &undo.new_loc);
+  RecordHeader old;
+  if (ref) DecodeHeader(RecordAt(ref.location(), &lk), &old);
+  s = CheckLimits(!ref || Expired(old), n);
   if (!s.ok()) return s;
-  char* dst = writer_->Append(active_, LocationOffset(undo.new_loc), n);
-  EncodeRecord(dst, kTypePut, ++seq_, expires_at, key, value);
-  if (ref) {
-    index_.Replace(ref, undo.new_loc);
-    segments_[LocationSlot(undo.old_loc)]->live_bytes -= undo.old_size;
-  } else {
-    index_.Insert(hash, undo.new_loc);
-  }
-  active_->live_bytes += n;
-  writer_->AddUndo(undo);
-  *gen = last_gen_ = writer_->open_gen();
-  const bool kick_now = writer_->open_group_is_large();
+  Location loc;
+  s = Reserve(n, &loc);
+  if (!s.ok()) return s;
+  EncodeRecord(writer_->Append(active_, LocationOffset(loc), n), kTypePut, ++seq_, expires_at, key, value);
+  Index(kTypePut, hash, ref, old, loc, n, expires_at);
+  const bool kick_now = Finish(gen);
   lk.unlock();
   if (kick_now) writer_->Kick();
   return Status::OK();
@@ -191,21 +222,282 @@ Status Store::Delete(Slice key, bool* existed, uint64_t* gen) {
   // An expired record still gets a tombstone, so that replay never depends on the clock.
   *existed = !Expired(old);
   const size_t n = RecordSize(key.size, 0);
-  UndoEntry undo{hash, kNoLocation, ref.location(), 0, static_cast<uint32_t>(old.total_size())};
   Location loc;
-  s = Reserve(n, &loc);
+  s = Reserve(n, &loc);  // deletes pass maxDiskBytes: they are how space is won back
   if (!s.ok()) return s;
-  char* dst = writer_->Append(active_, LocationOffset(loc), n);
-  EncodeRecord(dst, kTypeDelete, ++seq_, 0, key, Slice());
-  segments_[LocationSlot(undo.old_loc)]->live_bytes -= undo.old_size;
-  index_.Erase(ref);
-  writer_->AddUndo(undo);
-  *gen = last_gen_ = writer_->open_gen();
-  const bool kick_now = writer_->open_group_is_large();
+  EncodeRecord(writer_->Append(active_, LocationOffset(loc), n), kTypeDelete, ++seq_, 0, key, Slice());
+  Index(kTypeDelete, hash, ref, old, loc, n, 0);
+  const bool kick_now = Finish(gen);
   lk.unlock();
   if (kick_now) writer_->Kick();
   return Status::OK();
 }
+
+namespace {
+
+struct BatchOp {
+  RecordType type;
+  Slice key;
+  Slice value;
+  uint64_t expires_at;
+};
+
+Status ParseBatch(Slice ops, uint32_t max_value_size, std::vector<BatchOp>* out, size_t* record_bytes) {
+  const char* p = ops.data;
+  const char* end = ops.data + ops.size;
+  *record_bytes = 0;
+  while (p < end) {
+    if (end - p < static_cast<ptrdiff_t>(kBatchOpHeaderSize)) return Status::InvalidArgument("truncated batch");
+    BatchOp op;
+    uint8_t type = static_cast<uint8_t>(p[0]);
+    uint32_t klen = DecodeFixed32(p + 4), vlen = DecodeFixed32(p + 8);
+    op.expires_at = DecodeFixed64(p + 16);
+    if (type != kTypePut && type != kTypeDelete) return Status::InvalidArgument("bad batch operation");
+    if (klen == 0 || klen > kMaxKeySize) return Status::InvalidArgument("key size out of range");
+    if (vlen > max_value_size || (type == kTypeDelete && vlen != 0)) return Status::InvalidArgument("value too large");
+    if (static_cast<uint64_t>(end - p) < kBatchOpHeaderSize + uint64_t{klen} + vlen)
+      return Status::InvalidArgument("truncated batch");
+    op.type = static_cast<RecordType>(type);
+    op.key = Slice(p + kBatchOpHeaderSize, klen);
+    op.value = Slice(p + kBatchOpHeaderSize + klen, vlen);
+    *record_bytes += RecordSize(klen, vlen);
+    out->push_back(op);
+    p += kBatchOpHeaderSize + klen + vlen;
+  }
+  if (*record_bytes > kMaxValueSize) return Status::InvalidArgument("batch too large");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Store::Batch(Slice ops, uint64_t* gen) {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  std::vector<BatchOp> parsed;
+  size_t inner_bytes = 0;
+  s = ParseBatch(ops, options_.max_value_size, &parsed, &inner_bytes);
+  if (!s.ok()) return s;
+  if (parsed.empty()) {
+    *gen = last_gen_;
+    return Status::OK();
+  }
+  s = index_.EnsureRoomFor(parsed.size());
+  if (!s.ok()) return s;
+  const size_t n = kRecordHeaderSize + inner_bytes;
+  std::unique_lock<std::mutex> lk(writer_->mu());
+  if (options_.max_keys != 0) {
+    uint64_t fresh = 0;  // keys the batch would add (a key put twice counts twice: conservative)
+    for (const BatchOp& op : parsed) {
+      if (op.type != kTypePut) continue;
+      HashIndex::Ref ref = FindKey(SipHash13(hash_key_, op.key.data, op.key.size), op.key, &lk);
+      if (!ref) fresh++;
+    }
+    if (fresh > 0 && LiveKeys() + fresh > options_.max_keys)
+      return Status::Full("maxKeys (" + std::to_string(options_.max_keys) + ") reached");
+  }
+  s = CheckLimits(false, n);
+  if (!s.ok()) return s;
+  Location loc;
+  s = Reserve(n, &loc);
+  if (!s.ok()) return s;
+  char* outer = writer_->Append(active_, LocationOffset(loc), n);
+  // Inner records are encoded one by one and indexed at once, so that a later operation on
+  // the same key finds the earlier one (in the group buffer) like any other record.
+  size_t off = kRecordHeaderSize;
+  for (const BatchOp& op : parsed) {
+    const uint64_t hash = SipHash13(hash_key_, op.key.data, op.key.size);
+    HashIndex::Ref ref = FindKey(hash, op.key, &lk);
+    RecordHeader old;
+    if (ref) DecodeHeader(RecordAt(ref.location(), &lk), &old);
+    const size_t rn = RecordSize(op.key.size, op.value.size);
+    // Append() may not be called again in this batch: `outer` stays valid.
+    EncodeRecord(outer + off, op.type, ++seq_, op.expires_at, op.key, op.value);
+    Index(op.type, hash, ref, old, loc + off, rn, op.expires_at);
+    off += rn;
+  }
+  // The batch's own header: keyLen 0, the inner records as its value, the last inner seq.
+  EncodeHeaderInPlace(outer, kTypeBatch, seq_, 0, 0, static_cast<uint32_t>(inner_bytes));
+  const bool kick_now = Finish(gen);
+  lk.unlock();
+  if (kick_now) writer_->Kick();
+  return Status::OK();
+}
+
+int64_t Store::ExpiresAt(Slice key) {
+  if (closed_) return -1;
+  uint64_t hash = SipHash13(hash_key_, key.data, key.size);
+  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  HashIndex::Ref ref = FindKey(hash, key, &lk);
+  if (!ref) return -1;
+  RecordHeader h;
+  DecodeHeader(RecordAt(ref.location(), &lk), &h);
+  if (Expired(h)) return -1;
+  return static_cast<int64_t>(h.expires_at);
+}
+
+Status Store::SetExpiry(Slice key, uint64_t expires_at, bool only_if_expiring, bool* changed, uint64_t* gen) {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  *changed = false;
+  *gen = last_gen_;
+  std::string value;
+  {
+    uint64_t hash = SipHash13(hash_key_, key.data, key.size);
+    std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+    HashIndex::Ref ref = FindKey(hash, key, &lk);
+    if (!ref) return Status::OK();
+    const char* rec = RecordAt(ref.location(), &lk);
+    RecordHeader h;
+    DecodeHeader(rec, &h);
+    if (Expired(h) || (only_if_expiring && h.expires_at == 0)) return Status::OK();
+    // Copy the value: Put appends to the group buffer, which may move under a pointer into it.
+    value.assign(rec + kRecordHeaderSize + h.key_size, h.value_size);
+  }
+  s = Put(key, Slice(value.data(), value.size()), expires_at, gen);
+  if (s.ok()) *changed = true;
+  return s;
+}
+
+Status Store::AppendClear(uint64_t* gen) {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  std::unique_lock<std::mutex> lk(writer_->mu());
+  Location loc;
+  s = Reserve(kRecordHeaderSize, &loc);
+  if (!s.ok()) return s;
+  EncodeRecord(writer_->Append(active_, LocationOffset(loc), kRecordHeaderSize), kTypeClear, ++seq_, 0, Slice(),
+               Slice());
+  writer_->AddUndo(UndoEntry{0, kNoLocation, kNoLocation, 0, 0, 0, 0});  // nothing indexed to undo
+  Finish(gen);
+  lk.unlock();
+  writer_->Kick();
+  return Status::OK();
+}
+
+void Store::ApplyClear() {
+  if (closed_) return;
+  index_.Clear();
+  expiry_.Clear();
+  for (const auto& seg : segments_) seg->live_bytes = 0;
+  index_.ShrinkToFit();
+}
+
+void Store::Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys, uint64_t* next) {
+  keys->clear();
+  *next = 0;
+  if (closed_) return;
+  constexpr uint64_t kTagSpace = uint64_t{1} << 32;
+  const uint64_t step = kTagSpace / index_.bucket_count();  // one bucket's share of the tags
+  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  uint64_t at = cursor;
+  while (at < kTagSpace && keys->size() < count) {
+    const uint64_t until = std::min(kTagSpace, (at / step + 1) * step);
+    index_.ForEachInTagRange(at, until, [&](uint32_t, Location loc) {
+      const char* rec = RecordAt(loc, &lk);
+      RecordHeader h;
+      DecodeHeader(rec, &h);
+      if (!Expired(h)) keys->emplace_back(rec + kRecordHeaderSize, h.key_size);
+    });
+    at = until;
+  }
+  *next = at >= kTagSpace ? 0 : at;
+}
+
+size_t Store::GetMany(const char* keys, const uint32_t* lengths, size_t n, char* out, size_t cap,
+                      int64_t* sizes) {
+  constexpr size_t kWindow = 32;
+  uint64_t hashes[kWindow];
+  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  size_t used = 0;
+  size_t done = 0;
+  const char* kp = keys;
+  while (done < n) {
+    const size_t w = std::min(kWindow, n - done);
+    // Pass 1: hash and prefetch every bucket of the window; pass 2: prefetch the records
+    // the tags point at; pass 3: confirm and copy. Independent misses overlap.
+    const char* p = kp;
+    for (size_t i = 0; i < w; i++) {
+      hashes[i] = SipHash13(hash_key_, p, lengths[done + i]);
+      index_.Prefetch(hashes[i]);
+      p += lengths[done + i];
+    }
+    for (size_t i = 0; i < w; i++) {
+      index_.Find(hashes[i], [&](Location l) {
+        const Segment* seg = segments_[LocationSlot(l)].get();
+        if (LocationOffset(l) < seg->flushed_end()) __builtin_prefetch(seg->base() + LocationOffset(l));
+        return false;
+      });
+    }
+    p = kp;
+    for (size_t i = 0; i < w; i++) {
+      Slice key(p, lengths[done + i]);
+      HashIndex::Ref ref = FindKey(hashes[i], key, &lk);
+      int64_t size = -1;
+      if (ref) {
+        const char* rec = RecordAt(ref.location(), &lk);
+        RecordHeader h;
+        DecodeHeader(rec, &h);
+        if (!Expired(h)) {
+          if (used + h.value_size > cap) return done + i;  // the caller continues from here
+          std::memcpy(out + used, rec + kRecordHeaderSize + h.key_size, h.value_size);
+          used += h.value_size;
+          size = h.value_size;
+        }
+      }
+      sizes[done + i] = size;
+      p += key.size;
+    }
+    kp = p;
+    done += w;
+  }
+  return done;
+}
+
+void Store::Locate(Slice key, std::vector<const char*>* records, bool* resolved, bool* found, std::string* value) {
+  records->clear();
+  *resolved = *found = false;
+  if (closed_) {
+    *resolved = true;
+    return;
+  }
+  const uint64_t hash = SipHash13(hash_key_, key.data, key.size);
+  bool pending = false;
+  // The probe touches only the index (RAM); the records may be cold and are read later.
+  index_.Find(hash, [&](Location l) {
+    const Segment* seg = segments_[LocationSlot(l)].get();
+    if (LocationOffset(l) < seg->flushed_end())
+      records->push_back(seg->base() + LocationOffset(l));
+    else
+      pending = true;
+    return false;
+  });
+  if (!pending) return;
+  // A candidate is still in memory: answer now, on this thread.
+  *resolved = true;
+  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  HashIndex::Ref ref = FindKey(hash, key, &lk);
+  if (!ref) return;
+  const char* rec = RecordAt(ref.location(), &lk);
+  RecordHeader h;
+  DecodeHeader(rec, &h);
+  if (Expired(h)) return;
+  *found = true;
+  value->assign(rec + kRecordHeaderSize + h.key_size, h.value_size);
+}
+
+bool Store::ReadLocated(const std::vector<const char*>& records, Slice key, std::string* value) const {
+  for (const char* rec : records) {
+    if (!RecordHasKey(rec, key)) continue;
+    RecordHeader h;
+    DecodeHeader(rec, &h);
+    if (h.type != kTypePut || Expired(h)) return false;
+    value->assign(rec + kRecordHeaderSize + h.key_size, h.value_size);
+    return true;
+  }
+  return false;
+}
+
+uint64_t Store::LiveKeys() { return index_.size() - expiry_.Expired(NowMs()); }
 
 void Store::Kick() {
   if (!closed_) writer_->Kick();
@@ -221,17 +513,20 @@ void Store::Undo(const UndoEntry& u) {
     HashIndex::Ref ref = index_.Find(u.hash, [&](Location l) { return l == u.new_loc; });
     if (!ref) return;
     segments_[LocationSlot(u.new_loc)]->live_bytes -= u.new_size;
+    expiry_.Remove(u.new_expires_at);
     if (u.old_loc != kNoLocation) {
       index_.Replace(ref, u.old_loc);
       segments_[LocationSlot(u.old_loc)]->live_bytes += u.old_size;
+      expiry_.Add(u.old_expires_at);
     } else {
       index_.Erase(ref);
     }
-  } else {
+  } else if (u.old_loc != kNoLocation) {
     // A delete: put the old entry back.
     if (!index_.EnsureRoomForOneMore().ok()) return;  // out of memory: the index stays short
     index_.Insert(u.hash, u.old_loc);
     segments_[LocationSlot(u.old_loc)]->live_bytes += u.old_size;
+    expiry_.Add(u.old_expires_at);
   }
 }
 
@@ -260,6 +555,8 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   active_ = start;
   active_->end = offset;
   active_->sealed_at = 0;
+  log_bytes_ = 0;
+  for (const auto& seg : segments_) log_bytes_ += seg->end - kSegmentHeaderSize;
   next_file_number_ = active_->file_number() + 1;
   Segment* current = start->created() ? start : segments_[start->slot() - 1].get();
   writer_->Resume(current);
@@ -278,7 +575,7 @@ Status Store::Close() {
 
 StoreStats Store::Stats() const {
   StoreStats st;
-  st.keys = index_.size();
+  st.keys = const_cast<Store*>(this)->LiveKeys();
   for (const auto& seg : segments_) {
     st.live_bytes += seg->live_bytes;
     st.log_bytes += seg->end - kSegmentHeaderSize;

@@ -15,6 +15,7 @@
 
 #include "file.h"
 #include "hash.h"
+#include "expiry_counter.h"
 #include "hash_index.h"
 #include "lock_file.h"
 #include "log_writer.h"
@@ -31,7 +32,14 @@ struct StoreOptions {
   uint32_t max_value_size = 64u << 20;
   uint64_t prealloc_chunk = 1ull << 20;   // zero-fill run-ahead of the writer
   bool repair = false;
+  uint64_t max_keys = 0;                  // 0 = no limit
+  uint64_t max_disk_bytes = 0;            // 0 = no limit
 };
+
+// One operation of a batch, as lib/store.ts encodes it (docs/DESIGN.md, "Batches"):
+//   u8 type (1 put, 2 del), 3 bytes 0, u32 keyLen, u32 valueLen, u32 0, u64 expiresAt,
+//   then the key and the value.
+constexpr size_t kBatchOpHeaderSize = 24;
 
 struct StoreStats {
   uint64_t keys = 0;
@@ -62,6 +70,37 @@ class Store {
   Status Put(Slice key, Slice value, uint64_t expires_at, uint64_t* gen);
   // *gen: as Put; for an absent key, the last group appended (nothing is written).
   Status Delete(Slice key, bool* existed, uint64_t* gen);
+  // Applies every operation of an encoded batch (kBatchOpHeaderSize) as one record: after a
+  // crash either all of them are there or none.
+  Status Batch(Slice ops, uint64_t* gen);
+  // The key's expiry: -1 if absent or expired, 0 if none, else ms since the epoch.
+  int64_t ExpiresAt(Slice key);
+  // Rewrites a live key's record with a new expiry (0 removes it). *changed is false (and
+  // nothing is written) if the key is absent or expired, or if `only_if_expiring` and it has
+  // no expiry.
+  Status SetExpiry(Slice key, uint64_t expires_at, bool only_if_expiring, bool* changed, uint64_t* gen);
+  // Appends a clear record in a commit group of its own; the index changes only when
+  // ApplyClear() is called after that group is durable. REQUIRES: nothing else pending.
+  Status AppendClear(uint64_t* gen);
+  void ApplyClear();
+  // Keys whose home lies in the tag range from `cursor` on, at least `count` of them unless
+  // the table ends first; *next is 0 at the end. Expired keys are skipped.
+  void Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys, uint64_t* next);
+  // Looks up n keys (laid end to end in `keys`, lengths in `lengths`) with their memory
+  // accesses overlapped. Values are copied end to end into out[0, cap) while they fit;
+  // sizes[i] is the value length or -1. Returns how many keys were answered (at least one
+  // unless the first value alone exceeds cap).
+  size_t GetMany(const char* keys, const uint32_t* lengths, size_t n, char* out, size_t cap, int64_t* sizes);
+  // Live keys (without expired ones; exact to the second for keys with a TTL).
+  uint64_t LiveKeys();
+  // For a read off the owner thread (getAsync): the records the key's hash points at, as
+  // pointers into mapped segments that stay valid until Close(). A record still in a commit
+  // group is resolved here instead: *resolved is set, with *found and *value.
+  void Locate(Slice key, std::vector<const char*>* records, bool* resolved, bool* found, std::string* value);
+  // Any thread: the value of the first of `records` that holds `key` and has not expired.
+  bool ReadLocated(const std::vector<const char*>& records, Slice key, std::string* value) const;
+  // Test hook: milliseconds added to the clock that decides expiry.
+  void SetClockOffsetForTesting(int64_t ms) { clock_offset_ms_ = ms; }
   // Starts the flush thread on what Put/Delete appended (once per JavaScript turn).
   void Kick();
   // Requests an fdatasync of everything written so far; returns the generation to wait for.
@@ -86,6 +125,17 @@ class Store {
   HashIndex::Ref FindKey(uint64_t hash, Slice key, std::unique_lock<std::mutex>* lk) const;
   // REQUIRES: writer mutex held. Places a record of n bytes, rolling to a new segment.
   Status Reserve(size_t n, Location* loc);
+  // REQUIRES: writer mutex held; the record of one put or delete was encoded at `loc`.
+  // Points the index at it and keeps the accounting and the undo log. `ref` is the key's
+  // entry (or empty), `old` that entry's record header.
+  void Index(RecordType type, uint64_t hash, HashIndex::Ref ref, const RecordHeader& old, Location loc, size_t n,
+             uint64_t expires_at);
+  // REQUIRES: writer mutex held. Publishes the generation and decides whether to wake the
+  // flush thread now (returns true) or at the end of the JavaScript turn.
+  bool Finish(uint64_t* gen);
+  Status CheckLimits(bool new_key, size_t n) ;
+  uint64_t NowMs() const;
+  bool Expired(const RecordHeader& h) const { return h.expires_at != 0 && h.expires_at <= NowMs(); }
   void Undo(const UndoEntry& u);
 
   FileSystem* fs_;
@@ -94,6 +144,7 @@ class Store {
   LockFile lock_;
   HashKey hash_key_;
   HashIndex index_;
+  ExpiryCounter expiry_;
   SegmentTable segments_;
   Segment* active_ = nullptr;
   std::unique_ptr<LogWriter> writer_;
@@ -101,6 +152,8 @@ class Store {
   uint64_t seq_ = 0;
   uint64_t next_file_number_ = 1;
   uint64_t last_gen_ = 0;  // the newest generation a record went into
+  uint64_t log_bytes_ = 0;  // record bytes in every segment (for max_disk_bytes)
+  int64_t clock_offset_ms_ = 0;
   Status failed_;
   bool closed_ = false;
 };

@@ -2,6 +2,7 @@
 #include "store_wrap.h"
 
 #include <cmath>
+#include <thread>
 
 #include "addon_data.h"
 #include "js_status.h"
@@ -66,6 +67,44 @@ class OpenWorker : public Napi::AsyncWorker {
   std::unique_ptr<Store> store_;
 };
 
+// getAsync: reads (and page-faults) a located record on the libuv pool.
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, StoreWrap* wrap, std::string key, std::vector<const char*> records)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        wrap_(wrap),
+        store_(wrap->store()),
+        self_(Napi::Persistent(wrap->Value())),
+        key_(std::move(key)),
+        records_(std::move(records)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    found_ = store_->ReadLocated(records_, Slice(key_.data(), key_.size()), &value_);
+    wrap_->ReadDone();  // after this, Close may unmap
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (found_)
+      deferred_.Resolve(Napi::Buffer<char>::Copy(env, value_.data(), value_.size()));
+    else
+      deferred_.Resolve(env.Undefined());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  StoreWrap* wrap_;
+  const Store* store_;
+  Napi::ObjectReference self_;
+  std::string key_;
+  std::vector<const char*> records_;
+  std::string value_;
+  bool found_ = false;
+};
+
 uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
 double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
 
@@ -87,18 +126,34 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_Stats>("stats"),
                          InstanceMethod<&StoreWrap::JS_Recovery>("recovery"),
                          InstanceMethod<&StoreWrap::JS_SetFault>("setFault"),
+                         InstanceMethod<&StoreWrap::JS_Batch>("batch"),
+                         InstanceMethod<&StoreWrap::JS_ExpiresAt>("expiresAt"),
+                         InstanceMethod<&StoreWrap::JS_SetExpiry>("setExpiry"),
+                         InstanceMethod<&StoreWrap::JS_AppendClear>("appendClear"),
+                         InstanceMethod<&StoreWrap::JS_ApplyClear>("applyClear"),
+                         InstanceMethod<&StoreWrap::JS_Scan>("scan"),
+                         InstanceMethod<&StoreWrap::JS_GetMany>("getMany"),
+                         InstanceMethod<&StoreWrap::JS_GetAsync>("getAsync"),
+                         InstanceMethod<&StoreWrap::JS_Size>("size"),
+                         InstanceMethod<&StoreWrap::JS_SetClockOffset>("setClockOffset"),
                      });
 }
 
-// new NativeStore(keyBuffer, valueBuffer, onFlush)
+// new NativeStore(keyBuffer, valueBuffer, metaBuffer, onFlush)
 StoreWrap::StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWrap>(info) {
   Napi::Env env = info.Env();
   data_ = env.GetInstanceData<AddonData>();
   fs_ = std::make_unique<FaultInjectingFileSystem>(DefaultFileSystem());
-  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBuffer() || !info[2].IsFunction()) {
-    Napi::TypeError::New(env, "NativeStore(keyBuffer, valueBuffer, onFlush)").ThrowAsJavaScriptException();
+  if (info.Length() < 4 || !info[0].IsBuffer() || !info[1].IsBuffer() || !info[2].IsBuffer() ||
+      !info[3].IsFunction()) {
+    Napi::TypeError::New(env, "NativeStore(keyBuffer, valueBuffer, metaBuffer, onFlush)").ThrowAsJavaScriptException();
     return;
   }
+  auto meta = info[2].As<Napi::Buffer<char>>();
+  meta_ref_ = Napi::Persistent(meta);
+  many_max_ = meta.Length() / 8;
+  many_lengths_ = reinterpret_cast<uint32_t*>(meta.Data());
+  many_sizes_ = reinterpret_cast<int32_t*>(meta.Data() + many_max_ * 4);
   auto key = info[0].As<Napi::Buffer<char>>();
   auto value = info[1].As<Napi::Buffer<char>>();
   key_ref_ = Napi::Persistent(key);
@@ -107,11 +162,11 @@ StoreWrap::StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWra
   key_cap_ = key.Length();
   value_buf_ = value.Data();
   value_cap_ = value.Length();
-  on_flush_ = Napi::Persistent(info[2].As<Napi::Function>());
+  on_flush_ = Napi::Persistent(info[3].As<Napi::Function>());
   channel_ = new FlushChannel();
   channel_->wrap = this;
   channel_->tsfn = Napi::ThreadSafeFunction::New(
-      env, info[2].As<Napi::Function>(), "hashlog-flush", 0, 1, channel_,
+      env, info[3].As<Napi::Function>(), "hashlog-flush", 0, 1, channel_,
       [](Napi::Env, FlushChannel* ch) { delete ch; });
   channel_->tsfn.Unref(env);
 }
@@ -133,6 +188,8 @@ void StoreWrap::FinishOpen(std::unique_ptr<Store> store) {
 void StoreWrap::CloseNow() {
   if (closed_) return;
   closed_ = true;
+  // A getAsync read in flight on the pool reads mapped segments: let it finish (a memcpy).
+  while (async_reads_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
   if (store_) store_->Close();  // joins the flush thread: no event is sent after this
   store_.reset();
   if (data_ != nullptr) data_->open_stores.erase(this);
@@ -154,7 +211,7 @@ Slice StoreWrap::Key(const Napi::CallbackInfo& info) const {
   return Slice(key_buf_, n <= key_cap_ ? n : key_cap_);
 }
 
-// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair): Promise<void>
+// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes): Promise<void>
 Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (store_ || opening_ || closed_) return ThrowStatus(env, Status::InvalidArgument("store already opened"));
@@ -164,6 +221,8 @@ Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   o.segment_size = static_cast<uint64_t>(F64(info[3]));
   o.max_value_size = U32(info[4]);
   o.repair = info[5].ToBoolean();
+  o.max_keys = static_cast<uint64_t>(F64(info[6]));
+  o.max_disk_bytes = static_cast<uint64_t>(F64(info[7]));
   opening_ = true;
   auto* worker = new OpenWorker(env, this, fs_.get(), info[0].As<Napi::String>().Utf8Value(), o, channel_);
   Napi::Promise promise = worker->Promise();
@@ -320,6 +379,133 @@ Napi::Value StoreWrap::JS_SetFault(const Napi::CallbackInfo& info) {
     return ThrowStatus(env, Status::InvalidArgument("unknown fault op"));
   fs_->Arm(op, static_cast<uint64_t>(F64(info[1])), static_cast<int>(F64(info[2])), info[3].ToBoolean());
   return env.Undefined();
+}
+
+}  // namespace hashlog
+
+namespace hashlog {
+
+// batch(encodedOps): generation.
+Napi::Value StoreWrap::JS_Batch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  auto ops = info[0].As<Napi::Uint8Array>();
+  uint64_t gen = 0;
+  Status s = store_->Batch(Slice(reinterpret_cast<const char*>(ops.Data()), ops.ByteLength()), &gen);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(gen));
+}
+
+// expiresAt(keyLen): -1 absent or expired, 0 no expiry, else ms since the epoch.
+Napi::Value StoreWrap::JS_ExpiresAt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  return Napi::Number::New(env, static_cast<double>(store_->ExpiresAt(Key(info))));
+}
+
+// setExpiry(keyLen, expiresAt, onlyIfExpiring): generation * 2 + (changed ? 1 : 0).
+Napi::Value StoreWrap::JS_SetExpiry(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  bool changed = false;
+  uint64_t gen = 0;
+  Status s = store_->SetExpiry(Key(info), static_cast<uint64_t>(F64(info[1])), info[2].ToBoolean(), &changed, &gen);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(gen * 2 + (changed ? 1 : 0)));
+}
+
+Napi::Value StoreWrap::JS_AppendClear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  uint64_t gen = 0;
+  Status s = store_->AppendClear(&gen);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(gen));
+}
+
+Napi::Value StoreWrap::JS_ApplyClear(const Napi::CallbackInfo& info) {
+  if (store_ && !closed_) store_->ApplyClear();
+  return info.Env().Undefined();
+}
+
+// scan(cursor, count): [nextCursor, keys[]].
+Napi::Value StoreWrap::JS_Scan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  std::vector<std::string> keys;
+  uint64_t next = 0;
+  store_->Scan(static_cast<uint64_t>(F64(info[0])), U32(info[1]), &keys, &next);
+  Napi::Array arr = Napi::Array::New(env, keys.size());
+  for (size_t i = 0; i < keys.size(); i++)
+    arr.Set(static_cast<uint32_t>(i), Napi::Buffer<char>::Copy(env, keys[i].data(), keys[i].size()));
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(next)));
+  out.Set(1u, arr);
+  return out;
+}
+
+// getMany(n): keys end to end in the key buffer, lengths in the meta buffer; values end to
+// end in the value buffer, sizes (or -1) in the meta buffer. Returns how many were answered.
+Napi::Value StoreWrap::JS_GetMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  size_t n = std::min<size_t>(U32(info[0]), many_max_);
+  int64_t sizes[256];
+  size_t done = 0;
+  const char* keys = key_buf_;
+  char* out = value_buf_;
+  size_t cap = value_cap_;
+  while (done < n) {
+    size_t chunk = std::min<size_t>(n - done, 256);
+    size_t got = store_->GetMany(keys, many_lengths_ + done, chunk, out, cap, sizes);
+    for (size_t i = 0; i < got; i++) {
+      many_sizes_[done + i] = static_cast<int32_t>(sizes[i]);
+      keys += many_lengths_[done + i];
+      if (sizes[i] > 0) {
+        out += sizes[i];
+        cap -= static_cast<size_t>(sizes[i]);
+      }
+    }
+    done += got;
+    if (got < chunk) break;  // the value buffer is full
+  }
+  return Napi::Number::New(env, static_cast<double>(done));
+}
+
+// getAsync(keyLen): Promise<Buffer | undefined>, the record read on the libuv pool.
+Napi::Value StoreWrap::JS_GetAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  Slice key = Key(info);
+  std::vector<const char*> records;
+  bool resolved = false, found = false;
+  std::string value;
+  store_->Locate(key, &records, &resolved, &found, &value);
+  if (resolved || records.empty()) {
+    auto d = Napi::Promise::Deferred::New(env);
+    if (found)
+      d.Resolve(Napi::Buffer<char>::Copy(env, value.data(), value.size()));
+    else
+      d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  async_reads_.fetch_add(1, std::memory_order_acq_rel);
+  auto* worker = new ReadWorker(env, this, std::string(key.data, key.size), std::move(records));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value StoreWrap::JS_Size(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  return Napi::Number::New(env, static_cast<double>(store_->LiveKeys()));
+}
+
+// setClockOffset(ms): tests move the clock that decides expiry.
+Napi::Value StoreWrap::JS_SetClockOffset(const Napi::CallbackInfo& info) {
+  if (store_ && !closed_) store_->SetClockOffsetForTesting(static_cast<int64_t>(F64(info[0])));
+  return info.Env().Undefined();
 }
 
 }  // namespace hashlog

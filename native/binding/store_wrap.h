@@ -9,6 +9,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 
 #include "../store.h"
@@ -29,6 +30,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   void OnFlushEvent(Napi::Env env, const FlushEvent& ev);
   // Takes the opened store (null when the open failed) from the open worker.
   void FinishOpen(std::unique_ptr<Store> store);
+  Store* store() const { return store_.get(); }
+  void ReadDone() { async_reads_.fetch_sub(1, std::memory_order_acq_rel); }
 
  private:
   Napi::Value JS_Open(const Napi::CallbackInfo& info);
@@ -44,6 +47,16 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_Stats(const Napi::CallbackInfo& info);
   Napi::Value JS_Recovery(const Napi::CallbackInfo& info);
   Napi::Value JS_SetFault(const Napi::CallbackInfo& info);
+  Napi::Value JS_Batch(const Napi::CallbackInfo& info);
+  Napi::Value JS_ExpiresAt(const Napi::CallbackInfo& info);
+  Napi::Value JS_SetExpiry(const Napi::CallbackInfo& info);
+  Napi::Value JS_AppendClear(const Napi::CallbackInfo& info);
+  Napi::Value JS_ApplyClear(const Napi::CallbackInfo& info);
+  Napi::Value JS_Scan(const Napi::CallbackInfo& info);
+  Napi::Value JS_GetMany(const Napi::CallbackInfo& info);
+  Napi::Value JS_GetAsync(const Napi::CallbackInfo& info);
+  Napi::Value JS_Size(const Napi::CallbackInfo& info);
+  Napi::Value JS_SetClockOffset(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);
@@ -58,6 +71,13 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   size_t key_cap_ = 0;
   char* value_buf_ = nullptr;
   size_t value_cap_ = 0;
+  Napi::Reference<Napi::Buffer<char>> meta_ref_;
+  // getMany: key lengths in, value sizes out (kManyMax of each).
+  uint32_t* many_lengths_ = nullptr;
+  int32_t* many_sizes_ = nullptr;
+  size_t many_max_ = 0;
+  // getAsync reads on the libuv pool; Close waits for them (they read mapped segments).
+  std::atomic<int> async_reads_{0};
   Napi::FunctionReference on_flush_;
   FlushChannel* channel_ = nullptr;
   bool opening_ = false;
