@@ -23,6 +23,11 @@ export interface OpenOptions {
   maxKeys?: number;
   /** A write fails with HASHLOG_FULL once the log would pass this many bytes (deletes still work). Default: no limit. */
   maxDiskBytes?: number;
+  /**
+   * Open without changing any file (a damaged tail is reported, not cut); writes fail with
+   * HASHLOG_READONLY. Fails with HASHLOG_LOCKED while a writer holds the directory. Default false.
+   */
+  readOnly?: boolean;
 }
 
 /** Per-write options of put(). At most one of the two. */
@@ -41,6 +46,7 @@ export interface ResolvedOptions {
   repair: boolean;
   maxKeys: number;
   maxDiskBytes: number;
+  readOnly: boolean;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -55,6 +61,7 @@ const DEFAULTS: ResolvedOptions = {
   repair: false,
   maxKeys: 0,
   maxDiskBytes: 0,
+  readOnly: false,
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -83,6 +90,10 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
   if (user.repair !== undefined) {
     if (typeof user.repair !== 'boolean') throw typeError('repair must be a boolean');
     o.repair = user.repair;
+  }
+  if (user.readOnly !== undefined) {
+    if (typeof user.readOnly !== 'boolean') throw typeError('readOnly must be a boolean');
+    o.readOnly = user.readOnly;
   }
   if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
   if (user.maxDiskBytes !== undefined) {

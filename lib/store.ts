@@ -124,7 +124,7 @@ export class Store {
   async _open(): Promise<void> {
     const o = this.options;
     await this.native.open(this.location, this.syncMode, o.flushIntervalMs, o.segmentSize, o.maxValueSize, o.repair,
-      o.maxKeys, o.maxDiskBytes);
+      o.maxKeys, o.maxDiskBytes, o.readOnly);
   }
 
   /** 'open', 'closing' (close() was called) or 'closed'. */

@@ -44,8 +44,9 @@ class FileSystem {
   virtual void UnmapFile(void* addr, size_t len) = 0;
   // Releases a whole reservation.
   virtual void Release(void* addr, size_t len) = 0;
-  // Exclusive, non-blocking flock. kLocked when another open file description holds it.
-  virtual Status LockFile(int fd, const std::string& path) = 0;
+  // Non-blocking flock, exclusive or shared. kLocked when a conflicting lock is held by
+  // another open file description (this process included).
+  virtual Status LockFile(int fd, const std::string& path, bool shared = false) = 0;
   virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
   virtual Status CreateDir(const std::string& dir) = 0;
 };
@@ -83,7 +84,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   Status MapFile(void* addr, size_t len, int fd, uint64_t off, const std::string& path) override;
   void UnmapFile(void* addr, size_t len) override { base_->UnmapFile(addr, len); }
   void Release(void* addr, size_t len) override { base_->Release(addr, len); }
-  Status LockFile(int fd, const std::string& path) override { return base_->LockFile(fd, path); }
+  Status LockFile(int fd, const std::string& path, bool shared) override { return base_->LockFile(fd, path, shared); }
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override { return base_->ListDir(dir, names); }
   Status CreateDir(const std::string& dir) override { return base_->CreateDir(dir); }
 

@@ -133,8 +133,8 @@ class PosixFileSystem final : public FileSystem {
     if (len > 0) ::munmap(addr, len);
   }
 
-  Status LockFile(int fd, const std::string& path) override {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::OK();
+  Status LockFile(int fd, const std::string& path, bool shared) override {
+    if (::flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) return Status::OK();
     if (errno == EWOULDBLOCK) return Status::Locked(path + " is held by another open store (in this or another process)");
     return Status::FromErrno("flock", path, errno);
   }

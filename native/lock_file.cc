@@ -27,7 +27,49 @@ std::string ProcessStartTime(long pid) {
   return "";
 }
 
+Status LockFile::LockDir(const std::string& dir, bool shared) {
+  Status s = fs_->Open(dir, O_RDONLY | O_DIRECTORY, 0, &dir_fd_);
+  if (!s.ok()) return s;
+  s = fs_->LockFile(dir_fd_, dir, shared);
+  if (s.code() == Status::kLocked) {
+    s = Status::Locked(dir + (shared ? " is open for writing" : " is open (for reading or writing)") +
+                       " by another store, in this or another process");
+  }
+  if (!s.ok()) {
+    fs_->Close(dir_fd_);
+    dir_fd_ = -1;
+  }
+  return s;
+}
+
+long LockFile::LiveOwner(int fd, const std::string& path) {
+  char buf[128] = {0};
+  size_t got = 0;
+  fs_->Pread(fd, buf, sizeof(buf) - 1, 0, &got, path);
+  long pid = 0;
+  char start[64] = {0};
+  if (std::sscanf(buf, "%ld %63s", &pid, start) == 2 && pid > 0) {
+    std::string live = ProcessStartTime(pid);
+    if (!live.empty() && live == start) return pid;
+  }
+  return 0;
+}
+
+Status LockFile::AcquireShared(const std::string& dir) {
+  Status s = LockDir(dir, true);
+  if (!s.ok()) return s;
+  int fd;
+  s = fs_->Open(dir + "/LOCK", O_RDONLY, 0, &fd);
+  if (!s.ok()) return s.err() == ENOENT ? Status::OK() : s;
+  long owner = LiveOwner(fd, dir + "/LOCK");
+  fs_->Close(fd);
+  if (owner != 0) return Status::Locked(dir + "/LOCK is held by process " + std::to_string(owner));
+  return Status::OK();
+}
+
 Status LockFile::Acquire(const std::string& dir) {
+  Status s = LockDir(dir, false);
+  if (!s.ok()) return s;
   path_ = dir + "/LOCK";
   for (int attempt = 0; attempt < 8; attempt++) {
     Status s = fs_->Open(path_, O_RDWR | O_CREAT | O_EXCL, 0644, &fd_);
@@ -42,6 +84,7 @@ Status LockFile::Acquire(const std::string& dir) {
     s = TryExisting(path_, &retry);
     if (!retry) return s;
   }
+  Release();
   return Status::Locked("could not take over " + path_ + ": it keeps changing");
 }
 
@@ -64,17 +107,9 @@ Status LockFile::TryExisting(const std::string& path, bool* retry) {
     *retry = true;
     return Status::OK();
   }
-  char buf[128] = {0};
-  size_t got = 0;
-  fs_->Pread(fd, buf, sizeof(buf) - 1, 0, &got, path);
-  long pid = 0;
-  char start[64] = {0};
-  if (std::sscanf(buf, "%ld %63s", &pid, start) == 2 && pid > 0) {
-    std::string live = ProcessStartTime(pid);
-    if (!live.empty() && live == start) {
-      fs_->Close(fd);
-      return Status::Locked(path + " is held by process " + std::to_string(pid));
-    }
+  if (long pid = LiveOwner(fd, path)) {
+    fs_->Close(fd);
+    return Status::Locked(path + " is held by process " + std::to_string(pid));
   }
   // The owner is gone: take the LOCK over.
   fd_ = fd;
@@ -92,12 +127,17 @@ Status LockFile::WriteOwner() {
 }
 
 void LockFile::Release() {
-  if (fd_ < 0) return;
-  // Unlink while still holding the flock, so a waiter that gets the flock next sees the
-  // file is gone and starts over instead of reading our (live) pid.
-  fs_->Unlink(path_);
-  fs_->Close(fd_);
-  fd_ = -1;
+  if (fd_ >= 0) {
+    // Unlink while still holding the flock, so a waiter that gets the flock next sees the
+    // file is gone and starts over instead of reading our (live) pid.
+    fs_->Unlink(path_);
+    fs_->Close(fd_);
+    fd_ = -1;
+  }
+  if (dir_fd_ >= 0) {
+    fs_->Close(dir_fd_);
+    dir_fd_ = -1;
+  }
 }
 
 }  // namespace hashlog

@@ -267,7 +267,7 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
     const bool newest = i + 1 == numbers.size();
     auto seg = std::make_unique<Segment>(fs, dir, numbers[i], static_cast<uint32_t>(segments->size()));
     // Every segment is opened writable: a torn log tail may end in any of them.
-    s = seg->Open(true, newest ? options.segment_size : 0);
+    s = seg->Open(!options.read_only, newest ? options.segment_size : 0);
     if (!s.ok()) return s;
     bool discard = false;
     s = CheckHeader(seg.get(), newest, options.repair, &discard);
@@ -275,6 +275,7 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
     report->next_file_number = numbers[i] + 1;
     if (discard) {
       report->discarded_bytes += seg->file_size();
+      if (options.read_only) continue;
       seg->Discard();
       s = fs->SyncDir(dir);
       if (!s.ok()) return s;
@@ -297,7 +298,7 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
     const bool newest = i + 1 == segments->size();
     uint64_t last = cur->file_size();
     while (newest && last > end && cur->base()[last - 1] == 0) last--;
-    if (last > end) {
+    if (last > end && !options.read_only) {
       s = cur->TruncateTo(end);
       if (!s.ok()) return s;
     }

@@ -41,6 +41,7 @@ struct RecoveryReport {
 
 struct RecoveryOptions {
   bool repair = false;
+  bool read_only = false;  // change no file: report a torn tail, do not cut it
   uint64_t segment_size = 0;
 };
 

@@ -34,6 +34,7 @@ class Status {
   static Status Locked(std::string msg) { return Status(kLocked, std::move(msg)); }
   static Status NotSupported(std::string msg) { return Status(kNotSupported, std::move(msg)); }
   static Status Full(std::string msg) { return Status(kFull, std::move(msg)); }
+  static Status ReadOnly() { return Status(kReadOnly, "store is open read-only"); }
   // An errno from `syscall` on `path`. ENOSPC and EDQUOT become kNoSpace.
   static Status FromErrno(const char* syscall, const std::string& path, int err);
   // Fail-stop wrapper: keeps the original error as the cause.

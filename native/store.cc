@@ -29,8 +29,13 @@ Store::~Store() { Close(); }
 Status Store::Open(FileSystem* fs, const std::string& dir, const StoreOptions& options, Notify notify,
                    std::unique_ptr<Store>* out) {
   std::unique_ptr<Store> store(new Store(fs, dir, options));
-  Status s = fs->CreateDir(dir);
-  if (s.ok()) s = store->lock_.Acquire(dir);
+  Status s;
+  if (options.read_only)
+    s = store->lock_.AcquireShared(dir);
+  else {
+    s = fs->CreateDir(dir);
+    if (s.ok()) s = store->lock_.Acquire(dir);
+  }
   if (s.ok()) s = store->Recover(std::move(notify));
   if (!s.ok()) {
     store->closed_ = true;  // nothing to flush; the destructor just releases
@@ -46,10 +51,12 @@ Status Store::Recover(Notify notify) {
   RecoveryOptions ro;
   ro.repair = options_.repair;
   ro.segment_size = options_.segment_size;
+  ro.read_only = options_.read_only;
   s = hashlog::Recover(fs_, dir_, ro, hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;
   for (const auto& seg : segments_) log_bytes_ += seg->end - kSegmentHeaderSize;
   seq_ = recovery_.max_seq;
+  if (options_.read_only) return Status::OK();  // no writer, no new segment
   next_file_number_ = recovery_.next_file_number;
   if (segments_.empty() || !segments_.back()->writable()) {
     if (segments_.size() >= kMaxSegmentSlots) return Status::Full("too many segments");
@@ -74,6 +81,7 @@ Status Store::Recover(Notify notify) {
 
 Status Store::CheckWritable() const {
   if (closed_) return Status::Closed();
+  if (options_.read_only) return Status::ReadOnly();
   if (!failed_.ok()) return failed_;
   return Status::OK();
 }
@@ -95,7 +103,7 @@ HashIndex::Ref Store::FindKey(uint64_t hash, Slice key, std::unique_lock<std::mu
 Status Store::Get(Slice key, char* out, size_t cap, size_t* size) {
   if (closed_) return Status::Closed();
   uint64_t hash = SipHash13(hash_key_, key.data, key.size);
-  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
   HashIndex::Ref ref = FindKey(hash, key, &lk);
   if (!ref) return Status::NotFound();
   const char* rec = RecordAt(ref.location(), &lk);
@@ -110,7 +118,7 @@ Status Store::Get(Slice key, char* out, size_t cap, size_t* size) {
 bool Store::Has(Slice key) {
   if (closed_) return false;
   uint64_t hash = SipHash13(hash_key_, key.data, key.size);
-  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
   HashIndex::Ref ref = FindKey(hash, key, &lk);
   if (!ref) return false;
   RecordHeader h;
@@ -326,7 +334,7 @@ Status Store::Batch(Slice ops, uint64_t* gen) {
 int64_t Store::ExpiresAt(Slice key) {
   if (closed_) return -1;
   uint64_t hash = SipHash13(hash_key_, key.data, key.size);
-  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
   HashIndex::Ref ref = FindKey(hash, key, &lk);
   if (!ref) return -1;
   RecordHeader h;
@@ -343,7 +351,7 @@ Status Store::SetExpiry(Slice key, uint64_t expires_at, bool only_if_expiring, b
   std::string value;
   {
     uint64_t hash = SipHash13(hash_key_, key.data, key.size);
-    std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+    std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
     HashIndex::Ref ref = FindKey(hash, key, &lk);
     if (!ref) return Status::OK();
     const char* rec = RecordAt(ref.location(), &lk);
@@ -388,7 +396,7 @@ void Store::Scan(uint64_t cursor, size_t count, std::vector<std::string>* keys, 
   if (closed_) return;
   constexpr uint64_t kTagSpace = uint64_t{1} << 32;
   const uint64_t step = kTagSpace / index_.bucket_count();  // one bucket's share of the tags
-  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
   uint64_t at = cursor;
   while (at < kTagSpace && keys->size() < count) {
     const uint64_t until = std::min(kTagSpace, (at / step + 1) * step);
@@ -407,7 +415,7 @@ size_t Store::GetMany(const char* keys, const uint32_t* lengths, size_t n, char*
                       int64_t* sizes) {
   constexpr size_t kWindow = 32;
   uint64_t hashes[kWindow];
-  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
   size_t used = 0;
   size_t done = 0;
   const char* kp = keys;
@@ -474,7 +482,7 @@ void Store::Locate(Slice key, std::vector<const char*>* records, bool* resolved,
   if (!pending) return;
   // A candidate is still in memory: answer now, on this thread.
   *resolved = true;
-  std::unique_lock<std::mutex> lk(writer_->mu(), std::defer_lock);
+  std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
   HashIndex::Ref ref = FindKey(hash, key, &lk);
   if (!ref) return;
   const char* rec = RecordAt(ref.location(), &lk);
@@ -500,11 +508,11 @@ bool Store::ReadLocated(const std::vector<const char*>& records, Slice key, std:
 uint64_t Store::LiveKeys() { return index_.size() - expiry_.Expired(NowMs()); }
 
 void Store::Kick() {
-  if (!closed_) writer_->Kick();
+  if (!closed_ && writer_) writer_->Kick();
 }
 
 uint64_t Store::Flush() {
-  if (closed_) return 0;
+  if (closed_ || !writer_) return 0;
   return writer_->RequestSync();
 }
 

@@ -34,6 +34,7 @@ struct StoreOptions {
   bool repair = false;
   uint64_t max_keys = 0;                  // 0 = no limit
   uint64_t max_disk_bytes = 0;            // 0 = no limit
+  bool read_only = false;                 // change no file; writes fail with kReadOnly
 };
 
 // One operation of a batch, as lib/store.ts encodes it (docs/DESIGN.md, "Batches"):
@@ -133,7 +134,9 @@ class Store {
   // REQUIRES: writer mutex held. Publishes the generation and decides whether to wake the
   // flush thread now (returns true) or at the end of the JavaScript turn.
   bool Finish(uint64_t* gen);
-  Status CheckLimits(bool new_key, size_t n) ;
+  Status CheckLimits(bool new_key, size_t n);
+  // The mutex that guards records not yet written (a read-only store has none: any mutex).
+  std::mutex& WriterMutex() const { return writer_ ? writer_->mu() : read_only_mu_; }
   uint64_t NowMs() const;
   bool Expired(const RecordHeader& h) const { return h.expires_at != 0 && h.expires_at <= NowMs(); }
   void Undo(const UndoEntry& u);
@@ -156,6 +159,7 @@ class Store {
   int64_t clock_offset_ms_ = 0;
   Status failed_;
   bool closed_ = false;
+  mutable std::mutex read_only_mu_;
 };
 
 }  // namespace hashlog

@@ -211,7 +211,7 @@ Slice StoreWrap::Key(const Napi::CallbackInfo& info) const {
   return Slice(key_buf_, n <= key_cap_ ? n : key_cap_);
 }
 
-// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes): Promise<void>
+// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly)
 Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (store_ || opening_ || closed_) return ThrowStatus(env, Status::InvalidArgument("store already opened"));
@@ -223,6 +223,7 @@ Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   o.repair = info[5].ToBoolean();
   o.max_keys = static_cast<uint64_t>(F64(info[6]));
   o.max_disk_bytes = static_cast<uint64_t>(F64(info[7]));
+  o.read_only = info[8].ToBoolean();
   opening_ = true;
   auto* worker = new OpenWorker(env, this, fs_.get(), info[0].As<Napi::String>().Utf8Value(), o, channel_);
   Napi::Promise promise = worker->Promise();
