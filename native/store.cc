@@ -303,8 +303,12 @@ Status Store::Batch(Slice ops, uint64_t* gen) {
     if (fresh > 0 && LiveKeys() + fresh > options_.max_keys)
       return Status::Full("maxKeys (" + std::to_string(options_.max_keys) + ") reached");
   }
-  s = CheckLimits(false, n);
-  if (!s.ok()) return s;
+  // A batch of deletes only passes maxDiskBytes, like a delete.
+  const bool has_put = std::any_of(parsed.begin(), parsed.end(), [](const BatchOp& op) { return op.type == kTypePut; });
+  if (has_put) {
+    s = CheckLimits(false, n);
+    if (!s.ok()) return s;
+  }
   Location loc;
   s = Reserve(n, &loc);
   if (!s.ok()) return s;
@@ -505,7 +509,10 @@ bool Store::ReadLocated(const std::vector<const char*>& records, Slice key, std:
   return false;
 }
 
-uint64_t Store::LiveKeys() { return index_.size() - expiry_.Expired(NowMs()); }
+uint64_t Store::LiveKeys() {
+  const uint64_t expired = expiry_.Expired(NowMs());
+  return index_.size() > expired ? index_.size() - expired : 0;
+}
 
 void Store::Kick() {
   if (!closed_ && writer_) writer_->Kick();
