@@ -100,16 +100,20 @@ HashIndex::Ref Store::FindKey(uint64_t hash, Slice key, std::unique_lock<std::mu
   return index_.Find(hash, [&](Location l) { return RecordHasKey(RecordAt(l, lk), key); });
 }
 
+const char* Store::FindLive(Slice key, std::unique_lock<std::mutex>* lk, RecordHeader* h) const {
+  HashIndex::Ref ref = FindKey(SipHash13(hash_key_, key.data, key.size), key, lk);
+  if (!ref) return nullptr;
+  const char* rec = RecordAt(ref.location(), lk);
+  DecodeHeader(rec, h);
+  return Expired(*h) ? nullptr : rec;
+}
+
 Status Store::Get(Slice key, char* out, size_t cap, size_t* size) {
   if (closed_) return Status::Closed();
-  uint64_t hash = SipHash13(hash_key_, key.data, key.size);
   std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
-  HashIndex::Ref ref = FindKey(hash, key, &lk);
-  if (!ref) return Status::NotFound();
-  const char* rec = RecordAt(ref.location(), &lk);
   RecordHeader h;
-  DecodeHeader(rec, &h);
-  if (Expired(h)) return Status::NotFound();
+  const char* rec = FindLive(key, &lk, &h);
+  if (rec == nullptr) return Status::NotFound();
   *size = h.value_size;
   if (h.value_size <= cap) std::memcpy(out, rec + kRecordHeaderSize + h.key_size, h.value_size);
   return Status::OK();
@@ -117,13 +121,9 @@ Status Store::Get(Slice key, char* out, size_t cap, size_t* size) {
 
 bool Store::Has(Slice key) {
   if (closed_) return false;
-  uint64_t hash = SipHash13(hash_key_, key.data, key.size);
   std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
-  HashIndex::Ref ref = FindKey(hash, key, &lk);
-  if (!ref) return false;
   RecordHeader h;
-  DecodeHeader(RecordAt(ref.location(), &lk), &h);
-  return !Expired(h);
+  return FindLive(key, &lk, &h) != nullptr;
 }
 
 Status Store::Reserve(size_t n, Location* loc) {
@@ -337,13 +337,9 @@ Status Store::Batch(Slice ops, uint64_t* gen) {
 
 int64_t Store::ExpiresAt(Slice key) {
   if (closed_) return -1;
-  uint64_t hash = SipHash13(hash_key_, key.data, key.size);
   std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
-  HashIndex::Ref ref = FindKey(hash, key, &lk);
-  if (!ref) return -1;
   RecordHeader h;
-  DecodeHeader(RecordAt(ref.location(), &lk), &h);
-  if (Expired(h)) return -1;
+  if (FindLive(key, &lk, &h) == nullptr) return -1;
   return static_cast<int64_t>(h.expires_at);
 }
 
@@ -354,14 +350,10 @@ Status Store::SetExpiry(Slice key, uint64_t expires_at, bool only_if_expiring, b
   *gen = last_gen_;
   std::string value;
   {
-    uint64_t hash = SipHash13(hash_key_, key.data, key.size);
     std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
-    HashIndex::Ref ref = FindKey(hash, key, &lk);
-    if (!ref) return Status::OK();
-    const char* rec = RecordAt(ref.location(), &lk);
     RecordHeader h;
-    DecodeHeader(rec, &h);
-    if (Expired(h) || (only_if_expiring && h.expires_at == 0)) return Status::OK();
+    const char* rec = FindLive(key, &lk, &h);
+    if (rec == nullptr || (only_if_expiring && h.expires_at == 0)) return Status::OK();
     // Copy the value: Put appends to the group buffer, which may move under a pointer into it.
     value.assign(rec + kRecordHeaderSize + h.key_size, h.value_size);
   }
@@ -487,12 +479,9 @@ void Store::Locate(Slice key, std::vector<const char*>* records, bool* resolved,
   // A candidate is still in memory: answer now, on this thread.
   *resolved = true;
   std::unique_lock<std::mutex> lk(WriterMutex(), std::defer_lock);
-  HashIndex::Ref ref = FindKey(hash, key, &lk);
-  if (!ref) return;
-  const char* rec = RecordAt(ref.location(), &lk);
   RecordHeader h;
-  DecodeHeader(rec, &h);
-  if (Expired(h)) return;
+  const char* rec = FindLive(key, &lk, &h);
+  if (rec == nullptr) return;
   *found = true;
   value->assign(rec + kRecordHeaderSize + h.key_size, h.value_size);
 }

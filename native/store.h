@@ -124,6 +124,9 @@ class Store {
   // Where the record at loc is: the map, or (with *lk locked on demand) a pending group.
   const char* RecordAt(Location loc, std::unique_lock<std::mutex>* lk) const;
   HashIndex::Ref FindKey(uint64_t hash, Slice key, std::unique_lock<std::mutex>* lk) const;
+  // The record of a live (present, unexpired) key, its header in *h; null otherwise. Valid
+  // while *lk is held (a record still in a commit group) or until Close (a written one).
+  const char* FindLive(Slice key, std::unique_lock<std::mutex>* lk, RecordHeader* h) const;
   // REQUIRES: writer mutex held. Places a record of n bytes, rolling to a new segment.
   Status Reserve(size_t n, Location* loc);
   // REQUIRES: writer mutex held; the record of one put or delete was encoded at `loc`.

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { open } from '../../lib/index';
+import { prng } from '../helpers/format';
 import { tmpdir } from '../helpers/tmpdir';
 
 // Drives the bucketed index through growth, long overflow runs and backward-shift erases,
 // checking every key against a Map. A PRNG with a fixed seed keeps it reproducible.
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 describe('the hash index', () => {
   it('finds every live key and no deleted one through growth and heavy churn', async () => {
     const dir = tmpdir();
