@@ -31,8 +31,6 @@ class Scanner {
     index_->Clear();
     expiry_->Clear();
     for (size_t j = 0; j <= segment; j++) (*segments_)[j]->live_bytes = 0;
-    report_->cleared_before = segment;
-    report_->has_clear = true;
   }
   Status Damage(size_t i, uint64_t pos, uint64_t* next, bool* stop);
   static bool IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, uint64_t* found);

@@ -34,8 +34,6 @@ struct RecoveryReport {
   std::vector<std::string> dropped;  // "file@offset+bytes" per dropped range
   uint64_t max_seq = 0;
   uint64_t next_file_number = 1;
-  bool has_clear = false;       // a clear record was found: segments up to
-  size_t cleared_before = 0;    // this one hold nothing live from before it
   double millis = 0;
 };
 
