@@ -60,11 +60,36 @@ bool Scanner::IntactRecordAfter(const char* base, uint64_t pos, uint64_t size, u
   return false;
 }
 
+// The end of the inner records of a damaged batch at pos, or pos if pos is not a batch. A
+// batch cut short by a crash still holds whole inner records (each with its own CRC); they
+// are part of the damaged record, not intact records after it. Inner records carry
+// consecutive sequence numbers up to the batch header's, while the records that follow the
+// batch carry higher ones, so the walk cannot run into them.
+uint64_t InnerRecordsEnd(const char* base, uint64_t pos, uint64_t size) {
+  if (size - pos < kRecordHeaderSize) return pos;
+  const char* p = base + pos;
+  RecordHeader outer;
+  DecodeHeader(p, &outer);
+  if (outer.type != kTypeBatch || p[5] != 0 || p[6] != 0 || p[7] != 0 || outer.key_size != 0) return pos;
+  uint64_t at = pos + kRecordHeaderSize;
+  uint64_t prev_seq = 0;
+  RecordHeader inner;
+  while (at < size && DecodeRecord(base + at, size - at, &inner) == DecodeResult::kOk &&
+         (inner.type == kTypePut || inner.type == kTypeDelete) && inner.seq <= outer.seq &&
+         (prev_seq == 0 || inner.seq == prev_seq + 1)) {
+    prev_seq = inner.seq;
+    at += inner.total_size();
+  }
+  return at;
+}
+
 Status Scanner::Damage(size_t i, uint64_t pos, uint64_t* next, bool* stop) {
   Segment* seg = (*segments_)[i].get();
   const uint64_t size = seg->file_size();
   uint64_t found = 0;
-  bool more_here = IntactRecordAfter(seg->base(), pos, size, &found);
+  // Look for intact records only past the damaged record's own inner records.
+  const uint64_t from = InnerRecordsEnd(seg->base(), pos, size);
+  bool more_here = IntactRecordAfter(seg->base(), from > pos ? from - 1 : pos, size, &found);
   bool more_later = false;
   for (size_t j = i + 1; j < segments_->size() && !more_here && !more_later; j++) {
     const Segment* later = (*segments_)[j].get();
