@@ -48,13 +48,17 @@ export function makeWorkload(n, valueSize, seed = 20240607) {
     return k;
   };
 
-  // 1024 distinct values, each a view into one random pool; value(j) cycles through them.
-  const VALUES = 1024;
-  const pool = Buffer.allocUnsafe(valueSize + VALUES * 4);
+  // Distinct values that share no bytes (so a block of neighbouring records does not compress,
+  // in engines that compress: LevelDB and RocksDB use Snappy): 4,096 of them, or fewer for large
+  // values (a 16 MiB pool at most), each a view into one random pool; value(j) cycles through them.
+  const VALUES = Math.max(64, Math.min(4096, Math.floor((16 << 20) / Math.max(1, valueSize))));
+  const pool = Buffer.allocUnsafe(VALUES * valueSize);
   const poolRnd = prng(seed ^ 0x1b873593);
-  for (let j = 0; j < pool.length; j++) pool[j] = poolRnd() & 0xff;
+  let j = 0;
+  for (; j + 4 <= pool.length; j += 4) pool.writeUInt32LE(poolRnd(), j);
+  for (; j < pool.length; j++) pool[j] = poolRnd() & 0xff;
   const values = [];
-  for (let j = 0; j < VALUES; j++) values.push(pool.subarray(j * 4, j * 4 + valueSize));
+  for (let v = 0; v < VALUES; v++) values.push(pool.subarray(v * valueSize, (v + 1) * valueSize));
 
   return {
     n,
@@ -62,7 +66,7 @@ export function makeWorkload(n, valueSize, seed = 20240607) {
     /** Present key i as a view (a new object per call). */
     key: (i) => keys.subarray(i * KEY_SIZE, (i + 1) * KEY_SIZE),
     missingKey,
-    value: (j) => values[j & (VALUES - 1)],
+    value: (j) => values[j % VALUES],
     /** A random permutation of [0, n) (Fisher-Yates); the same `stream` gives the same one. */
     permutation(stream) {
       const orderRnd = prng(seed ^ Math.imul(stream + 1, 0xcc9e2d51));
