@@ -24,6 +24,7 @@
 // A put with the ttl flag set carries { ttlMs: 3_600_000 }.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { mulberry32 } from './prng.mjs';
 
 const require = createRequire(import.meta.url);
 const { open } = require('../../dist/index.js');
@@ -34,15 +35,7 @@ const maxInflight = Number(inflightArg);
 const run = Number(runArg);
 const sharedKeys = Number(sharedArg);
 
-let seed = Number(seedArg) >>> 0;
-function rand() {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rand = mulberry32(Number(seedArg));
 const randInt = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1)); // inclusive
 
 function emit(text) {

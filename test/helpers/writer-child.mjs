@@ -13,6 +13,7 @@
 // A put's value is `${v}` followed by `pad` dots.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { mulberry32 } from './prng.mjs';
 
 const require = createRequire(import.meta.url);
 const { open } = require('../../dist/index.js');
@@ -22,15 +23,7 @@ const options = JSON.parse(optionsJson);
 const maxInflight = Number(inflightArg);
 const keyCount = Number(keysArg);
 
-let seed = Number(seedArg) >>> 0;
-function rand() {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rand = mulberry32(Number(seedArg));
 
 function emit(text) {
   const buf = Buffer.from(text);
