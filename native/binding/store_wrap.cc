@@ -67,42 +67,39 @@ class OpenWorker : public Napi::AsyncWorker {
   std::unique_ptr<Store> store_;
 };
 
-// getAsync: reads (and page-faults) a located record on the libuv pool.
-class ReadWorker : public Napi::AsyncWorker {
+// getAsync: reads (and page-faults) a batch of located records on the libuv pool.
+class ReadBatchWorker : public Napi::AsyncWorker {
  public:
-  ReadWorker(Napi::Env env, StoreWrap* wrap, std::string key, std::vector<const char*> records)
+  ReadBatchWorker(Napi::Env env, StoreWrap* wrap, std::vector<StoreWrap::AsyncRead> reads)
       : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
         wrap_(wrap),
         store_(wrap->store()),
         self_(Napi::Persistent(wrap->Value())),
-        key_(std::move(key)),
-        records_(std::move(records)) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+        reads_(std::move(reads)) {}
 
   void Execute() override {
-    found_ = store_->ReadLocated(records_, Slice(key_.data(), key_.size()), &value_);
+    for (StoreWrap::AsyncRead& r : reads_)
+      r.found = store_->ReadLocated(r.records, Slice(r.key.data(), r.key.size()), &r.value);
     wrap_->ReadDone();  // after this, Close may unmap
   }
 
   void OnOK() override {
     Napi::Env env = Env();
-    if (found_)
-      deferred_.Resolve(Napi::Buffer<char>::Copy(env, value_.data(), value_.size()));
-    else
-      deferred_.Resolve(env.Undefined());
+    Napi::HandleScope scope(env);
+    for (StoreWrap::AsyncRead& r : reads_) {
+      if (r.found)
+        r.deferred.Resolve(Napi::Buffer<char>::Copy(env, r.value.data(), r.value.size()));
+      else
+        r.deferred.Resolve(env.Undefined());
+    }
+    wrap_->ReadBatchDone(env);
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   StoreWrap* wrap_;
   const Store* store_;
   Napi::ObjectReference self_;
-  std::string key_;
-  std::vector<const char*> records_;
-  std::string value_;
-  bool found_ = false;
+  std::vector<StoreWrap::AsyncRead> reads_;
 };
 
 uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
@@ -490,11 +487,19 @@ Napi::Value StoreWrap::JS_GetAsync(const Napi::CallbackInfo& info) {
       d.Resolve(env.Undefined());
     return d.Promise();
   }
+  auto deferred = Napi::Promise::Deferred::New(env);
+  queued_reads_.push_back(AsyncRead{std::string(key.data, key.size), std::move(records), deferred, {}, false});
+  if (!read_batch_running_) StartReadBatch(env);
+  return deferred.Promise();
+}
+
+void StoreWrap::StartReadBatch(Napi::Env env) {
+  if (!store_ || closed_) return;  // close() waited for every read it had handed out
+  read_batch_running_ = true;
   async_reads_.fetch_add(1, std::memory_order_acq_rel);
-  auto* worker = new ReadWorker(env, this, std::string(key.data, key.size), std::move(records));
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  std::vector<AsyncRead> batch;
+  batch.swap(queued_reads_);
+  (new ReadBatchWorker(env, this, std::move(batch)))->Queue();
 }
 
 Napi::Value StoreWrap::JS_Size(const Napi::CallbackInfo& info) {
