@@ -1,7 +1,5 @@
-// Module initialisation: per-environment data, the NativeStore class, the cleanup hook.
+// Module initialisation: per-environment data and the NativeStore class.
 #include <napi.h>
-
-#include <vector>
 
 #include "../crc32c.h"
 #include "addon_data.h"
@@ -17,15 +15,9 @@ Napi::Value JS_SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-void CloseAll(AddonData* data) {
-  std::vector<StoreWrap*> open(data->open_stores.begin(), data->open_stores.end());
-  for (StoreWrap* w : open) w->CloseNow();
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
-  env.AddCleanupHook(CloseAll, data);
   Napi::Function ctor = StoreWrap::Init(env);
   data->store_constructor = Napi::Persistent(ctor);
   exports.Set("NativeStore", ctor);

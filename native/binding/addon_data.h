@@ -5,18 +5,11 @@
 
 #include <napi.h>
 
-#include <unordered_set>
-
 namespace hashlog {
-
-class StoreWrap;
 
 struct AddonData {
   Napi::FunctionReference store_constructor;
   Napi::FunctionReference error_class;  // HashlogError, registered by lib/binding.ts
-  // Stores open in this environment, closed by the cleanup hook if the environment exits
-  // (a worker thread ending, process exit) without closing them.
-  std::unordered_set<StoreWrap*> open_stores;
 };
 
 }  // namespace hashlog

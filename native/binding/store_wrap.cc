@@ -166,6 +166,8 @@ StoreWrap::StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWra
       env, info[3].As<Napi::Function>(), "hashlog-flush", 0, 1, channel_,
       [](Napi::Env, FlushChannel* ch) { delete ch; });
   channel_->tsfn.Unref(env);
+  env_ = env;
+  hook_registered_ = napi_add_env_cleanup_hook(env, &StoreWrap::CleanupHook, this) == napi_ok;
 }
 
 StoreWrap::~StoreWrap() { CloseNow(); }
@@ -174,7 +176,6 @@ void StoreWrap::FinishOpen(std::unique_ptr<Store> store) {
   opening_ = false;
   if (store && !closed_) {
     store_ = std::move(store);
-    data_->open_stores.insert(this);
     return;
   }
   if (store) store->Close();  // closed while it was opening
@@ -189,7 +190,10 @@ void StoreWrap::CloseNow() {
   while (async_reads_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
   if (store_) store_->Close();  // joins the flush thread: no event is sent after this
   store_.reset();
-  if (data_ != nullptr) data_->open_stores.erase(this);
+  if (hook_registered_) {
+    napi_remove_env_cleanup_hook(env_, &StoreWrap::CleanupHook, this);
+    hook_registered_ = false;
+  }
   if (channel_ != nullptr && !opening_) {
     channel_->wrap = nullptr;
     channel_->tsfn.Release();

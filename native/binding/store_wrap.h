@@ -29,6 +29,14 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
 
   // Closes the store (idempotent); used by close(), the cleanup hook and the destructor.
   void CloseNow();
+  // Environment cleanup (a worker thread ending, process exit) without close(). Registered
+  // after the flush callback's thread-safe function, so it runs before that function's own
+  // cleanup (hooks run in reverse order): the flush thread stops while it can still call.
+  static void CleanupHook(void* arg) {
+    auto* self = static_cast<StoreWrap*>(arg);
+    self->hook_registered_ = false;
+    self->CloseNow();
+  }
   void OnFlushEvent(Napi::Env env, const FlushEvent& ev);
   // Takes the opened store (null when the open failed) from the open worker.
   void FinishOpen(std::unique_ptr<Store> store);
@@ -102,6 +110,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   FlushChannel* channel_ = nullptr;
   bool opening_ = false;
   bool closed_ = false;
+  napi_env env_ = nullptr;
+  bool hook_registered_ = false;
 };
 
 }  // namespace hashlog

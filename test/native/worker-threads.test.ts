@@ -53,6 +53,30 @@ describe('the addon in worker threads', () => {
     await db.close();
   });
 
+  it('survives workers that exit with writes and async reads in flight, again and again', async () => {
+    const src = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { open } = require(${JSON.stringify(DIST)});
+      (async () => {
+        const db = await open(workerData.dir);
+        await db.put('acked', 'yes');
+        for (let i = 0; i < 200; i++) db.put('pending' + i, 'x'.repeat(1000));
+        db.getAsync('acked');
+        parentPort.postMessage('exiting');
+        process.exit(0);
+      })();`;
+    for (let round = 0; round < 8; round++) {
+      const dirs = [tmpdir(), tmpdir(), tmpdir(), tmpdir()];
+      const results = await Promise.all(dirs.map((dir) => runWorker(src, { dir })));
+      expect(results).toEqual(['exiting', 'exiting', 'exiting', 'exiting']);
+      for (const dir of dirs) {
+        const db = await open(dir);
+        expect(db.get('acked')?.toString()).toBe('yes');
+        await db.close();
+      }
+    }
+  });
+
   it('loads in several workers at once, each with its own store', async () => {
     const dirs = [tmpdir(), tmpdir(), tmpdir()];
     const src = `
