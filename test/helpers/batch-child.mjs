@@ -22,9 +22,8 @@
 //   {"e":"k","b":7}                                 batch 7's promise resolved (acknowledged)
 //   {"e":"error","b":7,"message":"..."}             a batch failed (the parent fails the test)
 // A put with the ttl flag set carries { ttlMs: 3_600_000 }.
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { mulberry32 } from './prng.mjs';
+import { emit, mulberry32 } from './child-util.mjs';
 
 const require = createRequire(import.meta.url);
 const { open } = require('../../dist/index.js');
@@ -38,17 +37,6 @@ const sharedKeys = Number(sharedArg);
 const rand = mulberry32(Number(seedArg));
 const randInt = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1)); // inclusive
 
-function emit(text) {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(1, buf, off, buf.length - off);
-    } catch (e) {
-      if (e.code !== 'EAGAIN') throw e;
-    }
-  }
-}
 
 const TTL_MS = 3_600_000;
 

@@ -11,9 +11,8 @@
 //   {"e":"k","i":7}                                attempt i's promise resolved (acknowledged)
 //   {"e":"error","i":7,"message":"..."}            a write failed (the parent fails the test)
 // A put's value is `${v}` followed by `pad` dots.
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { mulberry32 } from './prng.mjs';
+import { emit, mulberry32 } from './child-util.mjs';
 
 const require = createRequire(import.meta.url);
 const { open } = require('../../dist/index.js');
@@ -25,17 +24,6 @@ const keyCount = Number(keysArg);
 
 const rand = mulberry32(Number(seedArg));
 
-function emit(text) {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(1, buf, off, buf.length - off);
-    } catch (e) {
-      if (e.code !== 'EAGAIN') throw e;
-    }
-  }
-}
 
 const db = await open(dir, options);
 emit('{"e":"ready"}\n');

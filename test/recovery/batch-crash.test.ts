@@ -3,12 +3,12 @@
 // seeded moment, reopens the store and checks that no batch is half-applied, every
 // acknowledged batch is there, and the log holds exactly a prefix of the batches issued.
 // Then the damage such a kill can leave, made by hand: a batch record cut short at the tail.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open, type Durability, type OpenOptions, type Store } from '../../lib/index';
 import { patchFile, prng, readRecords, segmentFiles, TYPE_BATCH } from '../helpers/format';
+import { runUntilKilled } from '../helpers/child';
 import { tmpdir } from '../helpers/tmpdir';
 
 const CHILD = path.join(__dirname, '..', 'helpers', 'batch-child.mjs');
@@ -43,46 +43,16 @@ interface Entry {
 type State = Map<string, Entry>;
 
 /** Runs the batch child until it is killed `killAfterMs` after it reports ready. */
-function runChild(dir: string, options: OpenOptions, seed: number, inflight: number, run: number, killAfterMs: number): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const args = [CHILD, dir, JSON.stringify(options), String(seed), String(inflight), String(run), String(SHARED_KEYS)];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: string[] = [];
-    let head = ''; // stdout until the ready line
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      out.push(chunk);
-      if (timer === undefined) {
-        head += chunk;
-        if (head.includes('{"e":"ready"}')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.on('data', (chunk: string) => {
-      err += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (timer !== undefined) clearTimeout(timer);
-      if (signal !== 'SIGKILL') {
-        reject(new Error(`batch child exited by itself (code ${code}, signal ${signal}):\n${err}`));
-        return;
-      }
-      const result: ChildRun = { attempts: [], acked: new Set(), errors: [] };
-      // The last line may be cut short by the kill: only whole lines count.
-      const lines = out.join('').split('\n');
-      lines.pop();
-      for (const line of lines) {
-        const ev = JSON.parse(line) as { e: string; b: number; ops: Op[] };
-        if (ev.e === 'a') result.attempts.push({ b: ev.b, ops: ev.ops });
-        else if (ev.e === 'k') result.acked.add(ev.b);
-        else if (ev.e === 'error') result.errors.push(line);
-      }
-      resolve(result);
-    });
-  });
+async function runChild(dir: string, options: OpenOptions, seed: number, inflight: number, run: number, killAfterMs: number): Promise<ChildRun> {
+  const args = [dir, JSON.stringify(options), String(seed), String(inflight), String(run), String(SHARED_KEYS)];
+  const result: ChildRun = { attempts: [], acked: new Set(), errors: [] };
+  for (const line of await runUntilKilled(CHILD, args, killAfterMs)) {
+    const ev = JSON.parse(line) as { e: string; b: number; ops: Op[] };
+    if (ev.e === 'a') result.attempts.push({ b: ev.b, ops: ev.ops });
+    else if (ev.e === 'k') result.acked.add(ev.b);
+    else if (ev.e === 'error') result.errors.push(line);
+  }
+  return result;
 }
 
 /** The value batch `b` of run `run` puts with its operation `j` (batch-child.mjs valueOf). */

@@ -2,11 +2,11 @@
 // every attempt and acknowledgement; the parent kills it, reopens the store and checks that
 // nothing acknowledged was lost and nothing deleted came back. Both durability modes survive
 // the death of the process ('none' resolves once the write is in the OS).
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open, type Durability, type OpenOptions, type Store } from '../../lib/index';
 import { prng } from '../helpers/format';
+import { runUntilKilled } from '../helpers/child';
 import { tmpdir } from '../helpers/tmpdir';
 
 const CHILD = path.join(__dirname, '..', 'helpers', 'writer-child.mjs');
@@ -33,45 +33,16 @@ interface ChildRun {
 }
 
 /** Runs the writer child until it is killed `killAfterMs` after it reports ready. */
-function runChild(dir: string, options: OpenOptions, seed: number, inflight: number, killAfterMs: number): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, JSON.stringify(options), String(seed), String(inflight), String(KEYS)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      if (timer === undefined && out.includes('{"e":"ready"}')) {
-        timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.on('data', (chunk: string) => {
-      err += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (timer !== undefined) clearTimeout(timer);
-      if (signal !== 'SIGKILL') {
-        reject(new Error(`writer child exited by itself (code ${code}, signal ${signal}):\n${err}`));
-        return;
-      }
-      const run: ChildRun = { attempts: [], acked: new Set(), errors: [], signal };
-      // The last line may be cut short by the kill: only whole lines count.
-      const lines = out.split('\n');
-      lines.pop();
-      for (const line of lines) {
-        const ev = JSON.parse(line) as { e: string } & Attempt & { message?: string };
-        if (ev.e === 'a') run.attempts.push({ i: ev.i, op: ev.op, k: ev.k, v: ev.v, pad: ev.pad });
-        else if (ev.e === 'k') run.acked.add(ev.i);
-        else if (ev.e === 'error') run.errors.push(line);
-      }
-      resolve(run);
-    });
-  });
+async function runChild(dir: string, options: OpenOptions, seed: number, inflight: number, killAfterMs: number): Promise<ChildRun> {
+  const args = [dir, JSON.stringify(options), String(seed), String(inflight), String(KEYS)];
+  const run: ChildRun = { attempts: [], acked: new Set(), errors: [], signal: 'SIGKILL' };
+  for (const line of await runUntilKilled(CHILD, args, killAfterMs)) {
+    const ev = JSON.parse(line) as { e: string } & Attempt & { message?: string };
+    if (ev.e === 'a') run.attempts.push({ i: ev.i, op: ev.op, k: ev.k, v: ev.v, pad: ev.pad });
+    else if (ev.e === 'k') run.acked.add(ev.i);
+    else if (ev.e === 'error') run.errors.push(line);
+  }
+  return run;
 }
 
 type State = Map<string, string>;
