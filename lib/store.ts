@@ -132,6 +132,16 @@ export class Store {
     return this.state;
   }
 
+  /** The error that stopped writes (fail-stop after a failed fdatasync), or undefined. */
+  get failed(): HashlogError | undefined {
+    return this.failure;
+  }
+
+  /** @internal The promise of the newest commit group in flight, if any (the server's read barrier). */
+  _lastPending(): Promise<void> | undefined {
+    return this.cohorts.length === 0 ? undefined : this.cohorts[this.cohorts.length - 1].promise;
+  }
+
   /** Which engine runs this store. */
   get engine(): 'native' {
     return 'native';

@@ -1,0 +1,71 @@
+// hashlog get | put | del | stats DIR ...: one operation on a directory no server holds.
+import type { Command } from 'commander';
+import { CliError, openDir } from './open-dir';
+
+function parseTtl(v: string | undefined): { ttlMs: number } | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`--ttl must be a positive integer of milliseconds, got ${v}`, 2);
+  return { ttlMs: n };
+}
+
+export function registerData(program: Command): void {
+  program.command('get')
+    .description('print the value of KEY (exit code 1 if there is none)')
+    .argument('<dir>', 'store directory')
+    .argument('<key>')
+    .action(async (dir: string, key: string) => {
+      const db = await openDir(dir, { readOnly: true });
+      try {
+        const v = db.get(key);
+        if (v === undefined) throw new CliError(`(nil): no key ${JSON.stringify(key)}`, 1);
+        process.stdout.write(v);
+        if (process.stdout.isTTY) process.stdout.write('\n');
+      } finally {
+        await db.close();
+      }
+    });
+
+  program.command('put')
+    .description('store VALUE under KEY (durably: returns after fdatasync)')
+    .argument('<dir>', 'store directory (created if missing)')
+    .argument('<key>')
+    .argument('<value>')
+    .option('--ttl <ms>', 'expire the key after this many milliseconds')
+    .action(async (dir: string, key: string, value: string, o: { ttl?: string }) => {
+      const ttl = parseTtl(o.ttl);
+      const db = await openDir(dir);
+      try {
+        await db.put(key, value, ttl);
+      } finally {
+        await db.close();
+      }
+    });
+
+  program.command('del')
+    .description('delete KEY (exit code 1 if there was none)')
+    .argument('<dir>', 'store directory')
+    .argument('<key>')
+    .action(async (dir: string, key: string) => {
+      const db = await openDir(dir);
+      let existed: boolean;
+      try {
+        existed = await db.del(key);
+      } finally {
+        await db.close();
+      }
+      if (!existed) throw new CliError(`no key ${JSON.stringify(key)}`, 1);
+    });
+
+  program.command('stats')
+    .description('print the store\'s figures as JSON (keys, bytes, index, recovery)')
+    .argument('<dir>', 'store directory')
+    .action(async (dir: string) => {
+      const db = await openDir(dir, { readOnly: true });
+      try {
+        process.stdout.write(`${JSON.stringify({ engine: db.engine, ...db.stats(), recovery: db.recovery }, null, 2)}\n`);
+      } finally {
+        await db.close();
+      }
+    });
+}

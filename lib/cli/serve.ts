@@ -1,0 +1,92 @@
+// hashlog serve: the Redis-protocol server on a store directory, until SIGINT/SIGTERM/SHUTDOWN.
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { createServer } from '../server/server';
+import type { Durability } from '../options';
+import { VERSION } from '../version';
+import { CliError, openDir } from './open-dir';
+
+interface ServeOptions {
+  dir: string;
+  host: string;
+  port: string;
+  durability: string;
+  requirepass?: string;
+  unsafeNoAuth?: boolean;
+  maxClients: string;
+  timeout: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  maxValueSize?: string;
+}
+
+function int(name: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer >= ${min}, got ${v}`, 2);
+  return n;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+async function serve(o: ServeOptions): Promise<void> {
+  if (o.durability !== 'sync' && o.durability !== 'none') throw new CliError('--durability must be sync or none', 2);
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', 2);
+  const password = o.requirepass ?? process.env.HASHLOG_PASSWORD;
+  log(`hashlog ${VERSION} (node ${process.version}, pid ${process.pid}): opening ${o.dir}`);
+  const db = await openDir(o.dir, {
+    durability: o.durability as Durability,
+    ...(o.maxValueSize === undefined ? {} : { maxValueSize: int('--max-value-size', o.maxValueSize, 0) }),
+  });
+  const r = db.recovery;
+  log(`recovered ${db.size} keys from ${r.records} records in ${r.segments} segment(s) in ${r.millis} ms`
+    + (r.discardedBytes > 0 ? ` (cut a torn tail of ${r.discardedBytes} bytes)` : ''));
+  const server = createServer(db, {
+    host: o.host,
+    port: int('--port', o.port, 0),
+    requirepass: password,
+    unsafeNoAuth: o.unsafeNoAuth === true,
+    maxClients: int('--max-clients', o.maxClients, 1),
+    timeoutSeconds: int('--timeout', o.timeout, 0),
+    tls: o.tlsCert === undefined || o.tlsKey === undefined
+      ? undefined : { cert: fs.readFileSync(o.tlsCert), key: fs.readFileSync(o.tlsKey) },
+    log,
+  });
+  let stopping = false;
+  const stop = async (why: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`stopping (${why}): finishing in-flight commands`);
+    await server.close();
+    await db.close();
+    log('store closed; bye');
+    process.exit(0);
+  };
+  server.onShutdown((why) => void stop(why));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  try {
+    await server.listen();
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}
+
+export function registerServe(program: Command): void {
+  program.command('serve')
+    .description('serve a store over the Redis protocol (RESP2/RESP3) until SIGINT, SIGTERM or SHUTDOWN')
+    .option('--dir <dir>', 'store directory (created if missing)', './data')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'TCP port (0: any free port)', '6380')
+    .option('--durability <mode>', 'sync: reply after fdatasync; none: after the write reaches the OS', 'sync')
+    .option('--requirepass <password>', 'clients must AUTH (or set HASHLOG_PASSWORD)')
+    .option('--unsafe-no-auth', 'allow a non-loopback --host without a password')
+    .option('--max-clients <n>', 'most simultaneous clients', '10000')
+    .option('--timeout <seconds>', 'close clients idle this long (0: never)', '0')
+    .option('--max-value-size <bytes>', 'largest value accepted')
+    .option('--tls-cert <file>', 'serve TLS with this certificate (PEM)')
+    .option('--tls-key <file>', 'the TLS private key (PEM)')
+    .action(serve);
+}

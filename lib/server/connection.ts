@@ -1,0 +1,345 @@
+// One client connection: parses requests, runs every command of a read at once, and sends the
+// replies in request order, each as soon as the commit it depends on is durable. A write's
+// reply waits for its own commit group; a read's reply waits for the newest group in flight,
+// so no client ever sees a write that a crash could still take back.
+import type { Socket } from 'node:net';
+import { ProtocolError, RequestParser, type ParserLimits } from '../resp/parser';
+import { ReplyWriter } from '../resp/reply';
+import type { CommandSpec, Context, ServerApi, Session } from './context';
+import { arityError, replyText, unknownCommand } from './errors';
+import { Keyspace } from './keyspace';
+
+// Replies held back (queued or in the socket) before the connection stops reading requests:
+// a client that does not read its replies cannot make the server buffer without bound.
+const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
+const MAX_WAITING_REPLIES = 4096;
+const FLUSH_AT = 64 * 1024;
+const MULTI_OK = new Set(['exec', 'discard', 'multi', 'quit', 'reset']);
+
+interface Slot {
+  chunks: Buffer[];
+  bytes: number;
+  done: boolean;
+  /** Replies of commands that wrote: they turn into errors if their commit fails. */
+  writes: number;
+  barrier: Promise<unknown> | undefined;
+}
+
+/** What the connection needs from the server beyond what commands see. */
+export interface ServerCore extends ServerApi {
+  readonly table: Map<string, CommandSpec>;
+  /** Set while every connection must hold its next command (FLUSHDB running). */
+  readonly gate: Promise<unknown> | undefined;
+  /** The promise of the newest write in flight, if any (the read barrier). */
+  pendingWrites(): Promise<unknown> | undefined;
+  closed(conn: Connection): void;
+}
+
+export class Connection {
+  readonly session: Session;
+  private readonly socket: Socket;
+  private readonly server: ServerCore;
+  private readonly parser: RequestParser;
+  private readonly w = new ReplyWriter();
+  private readonly ks: Keyspace;
+  private readonly ctx: Context;
+  private ready: Buffer[] = [];
+  private readyBytes = 0;
+  private slots: Slot[] = [];
+  private head = 0;
+  private waitingBytes = 0;
+  private multi: Buffer[][] | undefined;
+  private multiFailed = false;
+  private ending = false; // QUIT, a protocol error or shutdown: no more commands, close once flushed
+  private gone = false;
+  private reading = true;
+
+  constructor(socket: Socket, server: ServerCore, id: number, limits: Partial<ParserLimits>) {
+    this.socket = socket;
+    this.server = server;
+    this.parser = new RequestParser(limits);
+    this.ks = new Keyspace(server.store);
+    const now = Date.now();
+    this.session = {
+      id, address: `${socket.remoteAddress}:${socket.remotePort}`, createdAt: now, name: '', libName: '',
+      libVersion: '', protocol: 2, authenticated: server.settings.requirepass === undefined, lastCommand: 'NULL',
+      lastActive: now, inMulti: false,
+    };
+    this.ctx = {
+      ks: this.ks, w: this.w, session: this.session, server,
+      closeAfterReply: () => {
+        this.ending = true;
+      },
+    };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.resume());
+    socket.on('end', () => this.endAfterReplies());
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+    if (server.settings.timeoutSeconds > 0) {
+      socket.setTimeout(server.settings.timeoutSeconds * 1000, () => this.destroy());
+    }
+  }
+
+  /** Stops taking commands; closes once every reply already due is written (shutdown). */
+  endAfterReplies(): void {
+    this.ending = true;
+    this.finishIfDone();
+  }
+
+  /** True once the connection has no reply left to send. */
+  get idle(): boolean {
+    return this.head === this.slots.length && this.ready.length === 0 && this.w.empty;
+  }
+
+  /** Runs the commands that are waiting, if nothing holds them (called when a gate lifts). */
+  resume(): void {
+    if (this.gone) return;
+    this.process();
+  }
+
+  destroy(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.socket.destroy();
+    this.server.closed(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.session.lastActive = Date.now();
+    if (this.ending) return;
+    this.parser.push(chunk);
+    this.process();
+  }
+
+  private held(): boolean {
+    return this.ending || this.server.gate !== undefined
+      || this.socket.writableLength + this.waitingBytes + this.readyBytes + this.w.size > OUTPUT_HIGH_WATER
+      || this.slots.length - this.head > MAX_WAITING_REPLIES;
+  }
+
+  private process(): void {
+    while (!this.gone && !this.held()) {
+      let args: Buffer[] | undefined;
+      try {
+        args = this.parser.next();
+      } catch (e) {
+        this.protocolError(e as ProtocolError);
+        break;
+      }
+      if (args === undefined) break;
+      this.execute(args);
+      // Large replies go to the socket as they come, so its buffer shows the backlog.
+      if (this.w.size + this.readyBytes > FLUSH_AT) this.flush();
+    }
+    this.flush();
+    // Stop reading while commands are held, so unread requests stay in the kernel's buffers.
+    const hold = this.held() && !this.ending;
+    if (hold && this.reading) this.socket.pause();
+    else if (!hold && !this.reading) this.socket.resume();
+    this.reading = !hold;
+    this.finishIfDone();
+  }
+
+  private protocolError(e: ProtocolError): void {
+    if (!(e instanceof ProtocolError)) throw e;
+    this.server.stats.protocolErrors++;
+    this.server.log(`client id=${this.session.id} ${this.session.address}: ${e.message}; closing the connection`);
+    this.w.error(`ERR ${e.message}`);
+    this.settle(undefined, 0);
+    this.ending = true;
+  }
+
+  private execute(args: Buffer[]): void {
+    this.server.stats.commandsProcessed++;
+    if (!this.w.empty) this.readyFromWriter();
+    const name = args[0].toString('latin1').toLowerCase();
+    this.session.lastCommand = name;
+    const spec = this.server.table.get(name);
+    const refusal = spec === undefined ? replyText(unknownCommand(args)) : this.refusal(spec, args);
+    if (refusal !== undefined) {
+      if (this.multi !== undefined) this.multiFailed = true;
+      this.fail(refusal);
+      return;
+    }
+    if (this.multi !== undefined && !MULTI_OK.has(name)) {
+      this.multi.push(args);
+      this.w.simple('QUEUED');
+      this.settle(undefined, 0);
+      return;
+    }
+    if (name === 'multi') this.beginMulti();
+    else if (name === 'exec') this.exec();
+    else if (name === 'discard') this.discard();
+    else {
+      if (name === 'reset') this.endMulti();
+      this.run(spec as CommandSpec, args);
+    }
+  }
+
+  // Why the command may not run now (arity, authentication), or undefined.
+  private refusal(spec: CommandSpec, args: Buffer[]): string | undefined {
+    if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) return arityError(spec.name).message;
+    if (!this.session.authenticated && !spec.flags.includes('noauth')) return 'NOAUTH Authentication required.';
+    return undefined;
+  }
+
+  private run(spec: CommandSpec, args: Buffer[]): void {
+    let extra: Promise<unknown> | void;
+    try {
+      extra = spec.run(this.ctx, args);
+    } catch (e) {
+      this.ks.discard();
+      this.fail(replyText(e));
+      return;
+    }
+    const wrote = this.ks.commit();
+    const work = wrote !== undefined && extra !== undefined ? Promise.all([wrote, extra]) : wrote ?? extra ?? undefined;
+    this.settle(work, work === undefined ? 0 : 1);
+  }
+
+  private fail(text: string): void {
+    this.server.stats.errorReplies++;
+    this.w.error(text);
+    this.settle(undefined, 0);
+  }
+
+  private beginMulti(): void {
+    if (this.multi !== undefined) {
+      this.fail('ERR MULTI calls can not be nested');
+      return;
+    }
+    this.multi = [];
+    this.multiFailed = false;
+    this.session.inMulti = true;
+    this.w.simple('OK');
+    this.settle(undefined, 0);
+  }
+
+  private discard(): void {
+    if (this.multi === undefined) {
+      this.fail('ERR DISCARD without MULTI');
+      return;
+    }
+    this.endMulti();
+    this.w.simple('OK');
+    this.settle(undefined, 0);
+  }
+
+  private endMulti(): void {
+    this.multi = undefined;
+    this.multiFailed = false;
+    this.session.inMulti = false;
+  }
+
+  // Runs the queued commands against one keyspace view and commits their writes as one batch.
+  private exec(): void {
+    const queued = this.multi;
+    if (queued === undefined) {
+      this.fail('ERR EXEC without MULTI');
+      return;
+    }
+    if (this.multiFailed) {
+      this.endMulti();
+      this.fail('EXECABORT Transaction discarded because of previous errors.');
+      return;
+    }
+    const extras: Promise<unknown>[] = [];
+    this.w.array(queued.length);
+    for (const args of queued) {
+      const spec = this.server.table.get(args[0].toString('latin1').toLowerCase()) as CommandSpec;
+      try {
+        const extra = spec.run(this.ctx, args);
+        if (extra !== undefined) extras.push(extra);
+      } catch (e) {
+        this.server.stats.errorReplies++;
+        this.w.error(replyText(e));
+      }
+    }
+    this.endMulti();
+    const wrote = this.ks.commit();
+    if (wrote !== undefined) extras.push(wrote);
+    const work = extras.length === 0 ? undefined : extras.length === 1 ? extras[0] : Promise.all(extras);
+    this.settle(work, work === undefined ? 0 : 1);
+  }
+
+  private readyFromWriter(): void {
+    this.readyBytes += this.w.size;
+    for (const c of this.w.take()) this.ready.push(c);
+  }
+
+  // Places the reply just written: straight out if nothing is in flight, else in a slot that
+  // opens when its commit (or the newest commit in flight, for a read) settles.
+  private settle(work: Promise<unknown> | undefined, writes: number): void {
+    const barrier = work ?? this.server.pendingWrites();
+    if (barrier === undefined && this.head === this.slots.length) return; // stays in the writer
+    const chunks = this.w.take();
+    let bytes = 0;
+    for (const c of chunks) bytes += c.length;
+    this.waitingBytes += bytes;
+    const last = this.slots[this.slots.length - 1];
+    if (last !== undefined && last.barrier === barrier && (last.writes > 0) === (writes > 0)) {
+      for (const c of chunks) last.chunks.push(c);
+      last.bytes += bytes;
+      last.writes += writes;
+      return;
+    }
+    const slot: Slot = { chunks, bytes, done: barrier === undefined, writes, barrier };
+    this.slots.push(slot);
+    if (barrier !== undefined) {
+      barrier.then(() => this.open(slot), (e: unknown) => this.open(slot, e));
+    }
+  }
+
+  private open(slot: Slot, error?: unknown): void {
+    if (error !== undefined && slot.writes > 0) {
+      // The commit failed: every write reply of the slot becomes the error.
+      const w = new ReplyWriter();
+      for (let i = 0; i < slot.writes; i++) w.error(replyText(error));
+      this.server.stats.errorReplies += slot.writes;
+      this.waitingBytes -= slot.bytes;
+      slot.chunks = w.take();
+      slot.bytes = slot.chunks.reduce((n, c) => n + c.length, 0);
+      this.waitingBytes += slot.bytes;
+    }
+    slot.done = true;
+    slot.barrier = undefined;
+    if (this.gone) return;
+    if (this.slots[this.head] === slot) this.process();
+  }
+
+  // Writes every reply that is due, in order, in one corked burst.
+  private flush(): void {
+    while (this.head < this.slots.length && this.slots[this.head].done) {
+      const s = this.slots[this.head++];
+      for (const c of s.chunks) this.ready.push(c);
+      this.readyBytes += s.bytes;
+      this.waitingBytes -= s.bytes;
+    }
+    if (this.head === this.slots.length && this.head > 0) {
+      this.slots = [];
+      this.head = 0;
+    }
+    if (this.head === this.slots.length && !this.w.empty) this.readyFromWriter();
+    if (this.ready.length === 0 || this.gone) return;
+    const out = this.ready;
+    this.ready = [];
+    this.readyBytes = 0;
+    if (out.length === 1) {
+      this.socket.write(out[0]);
+      return;
+    }
+    this.socket.cork();
+    for (const c of out) this.socket.write(c);
+    this.socket.uncork();
+  }
+
+  private finishIfDone(): void {
+    if (this.ending && !this.gone && this.idle) {
+      this.gone = true;
+      this.socket.end();
+      this.server.closed(this);
+    }
+  }
+}

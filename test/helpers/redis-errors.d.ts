@@ -1,0 +1,2 @@
+// ioredis's types import this untyped package; declaring it keeps skipLibCheck off.
+declare module 'redis-errors';
