@@ -319,15 +319,16 @@ function machineInfo() {
   };
 }
 
-const ANALYSIS_START = '<!-- analysis:start -->';
-const ANALYSIS_END = '<!-- analysis:end -->';
-
-/** The hand-written analysis section of an earlier report at `file`, kept across runs. */
-function keptAnalysis(file) {
+/**
+ * A section of an earlier report at `file` between `<!-- name:start -->` and `<!-- name:end -->`,
+ * kept across runs: the hand-written analysis, and the server bench's section (bench/server.mjs).
+ */
+function keptSection(file, name) {
+  const start = `<!-- ${name}:start -->`, end = `<!-- ${name}:end -->`;
   try {
     const old = fs.readFileSync(file, 'utf8');
-    const i = old.indexOf(ANALYSIS_START), j = old.indexOf(ANALYSIS_END);
-    return i >= 0 && j > i ? old.slice(i, j + ANALYSIS_END.length) : undefined;
+    const i = old.indexOf(start), j = old.indexOf(end);
+    return i >= 0 && j > i ? old.slice(i, j + end.length) : undefined;
   } catch {
     return undefined;
   }
@@ -459,8 +460,10 @@ function writeReport(a, config, plan, machine, engines, fsync, table, grid, repo
     md.push('| target | achieved | |', '|---|---|---|');
     for (const t of targets) md.push(`| ${t.target} | ${t.achieved} | ${t.met === undefined ? 'n/a' : t.met ? 'met' : '**missed**'} |`);
   }
-  const kept = keptAnalysis(a.out);
+  const kept = keptSection(a.out, 'analysis');
   if (kept) md.push('', kept);
+  const server = keptSection(a.out, 'server');
+  if (server) md.push('', server);
   const notes = [];
   for (const e of ok) {
     for (const note of e.info.notes ?? []) notes.push(`${e.name}: ${note}`);

@@ -338,7 +338,8 @@ export class Connection {
   private finishIfDone(): void {
     if (this.ending && !this.gone && this.idle) {
       this.gone = true;
-      this.socket.end();
+      // Close once the replies are written, without waiting for the client to close its side.
+      this.socket.destroySoon();
       this.server.closed(this);
     }
   }
