@@ -28,6 +28,29 @@ export class ReplyWriter {
     return out;
   }
 
+  /**
+   * The bytes written after the first `offset` (a `size` read earlier), as chunks; the first
+   * `offset` bytes stay in the writer for a later take().
+   */
+  takeFrom(offset: number): Buffer[] {
+    this.cut();
+    const head: Buffer[] = [];
+    const tail: Buffer[] = [];
+    let at = 0;
+    for (const c of this.chunks) {
+      if (at >= offset) tail.push(c);
+      else if (at + c.length <= offset) head.push(c);
+      else {
+        head.push(c.subarray(0, offset - at));
+        tail.push(c.subarray(offset - at));
+      }
+      at += c.length;
+    }
+    this.chunks = head;
+    this.chunkBytes = offset;
+    return tail;
+  }
+
   /** True if nothing was written since the last take(). */
   get empty(): boolean {
     return this.end === this.start && this.chunks.length === 0;

@@ -45,6 +45,7 @@ export class Connection {
   private readonly ctx: Context;
   private ready: Buffer[] = [];
   private readyBytes = 0;
+  private mark = 0; // bytes in the writer before the current command's reply
   private slots: Slot[] = [];
   private head = 0;
   private waitingBytes = 0;
@@ -145,6 +146,7 @@ export class Connection {
   private protocolError(e: ProtocolError): void {
     if (!(e instanceof ProtocolError)) throw e;
     this.server.stats.protocolErrors++;
+    this.mark = this.w.size;
     this.server.log(`client id=${this.session.id} ${this.session.address}: ${e.message}; closing the connection`);
     this.w.error(`ERR ${e.message}`);
     this.settle(undefined, 0);
@@ -153,7 +155,7 @@ export class Connection {
 
   private execute(args: Buffer[]): void {
     this.server.stats.commandsProcessed++;
-    if (!this.w.empty) this.readyFromWriter();
+    this.mark = this.w.size;
     const name = args[0].toString('latin1').toLowerCase();
     this.session.lastCommand = name;
     const spec = this.server.table.get(name);
@@ -274,7 +276,9 @@ export class Connection {
   private settle(work: Promise<unknown> | undefined, writes: number): void {
     const barrier = work ?? this.server.pendingWrites();
     if (barrier === undefined && this.head === this.slots.length) return; // stays in the writer
-    const chunks = this.w.take();
+    // Earlier replies still in the writer are due now; this one waits in its slot.
+    const chunks = this.w.takeFrom(this.mark);
+    if (!this.w.empty) this.readyFromWriter();
     let bytes = 0;
     for (const c of chunks) bytes += c.length;
     this.waitingBytes += bytes;
@@ -323,7 +327,7 @@ export class Connection {
     }
     if (this.head === this.slots.length && !this.w.empty) this.readyFromWriter();
     if (this.ready.length === 0 || this.gone) return;
-    const out = this.ready;
+    const out = coalesce(this.ready);
     this.ready = [];
     this.readyBytes = 0;
     if (out.length === 1) {
@@ -343,4 +347,21 @@ export class Connection {
       this.server.closed(this);
     }
   }
+}
+
+// Joins neighbouring chunks that are adjacent in memory (slices of one slab), so a burst of
+// small replies goes out as one buffer instead of a long writev.
+function coalesce(chunks: Buffer[]): Buffer[] {
+  if (chunks.length < 2) return chunks;
+  const out: Buffer[] = [chunks[0]];
+  for (let i = 1; i < chunks.length; i++) {
+    const prev = out[out.length - 1];
+    const c = chunks[i];
+    if (c.buffer === prev.buffer && prev.byteOffset + prev.length === c.byteOffset) {
+      out[out.length - 1] = Buffer.from(prev.buffer, prev.byteOffset, prev.length + c.length);
+    } else {
+      out.push(c);
+    }
+  }
+  return out;
 }
