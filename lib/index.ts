@@ -3,4 +3,6 @@ export { open, Store } from './store';
 export type { Key, Value, StoreStats, StoreStatus, RecoveryReport, BatchOperation, ScanPage } from './store';
 export type { OpenOptions, Durability, PutOptions } from './options';
 export { HashlogError } from './errors';
+export { createServer, Server } from './server/server';
+export type { ServerOptions } from './server/server';
 export type { ErrorCode, CodedTypeError, CodedRangeError } from './errors';

@@ -26,4 +26,11 @@ describe('the hashlog package', () => {
       await db.put('k', 'esm'); console.log(db.get('k').toString(), HashlogError.name); await db.close();`);
     expect(out).toBe('esm HashlogError');
   });
+
+  it('exports the server through both entry points', () => {
+    const cjs = run(['-e'], `const h = require('hashlog'); console.log(typeof h.createServer, typeof h.Server);`);
+    expect(cjs).toBe('function function');
+    const esm = run(['--input-type=module', '-e'], `import { createServer } from 'hashlog'; console.log(typeof createServer);`);
+    expect(esm).toBe('function');
+  });
 });

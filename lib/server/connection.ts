@@ -33,6 +33,8 @@ export interface ServerCore extends ServerApi {
   /** The promise of the newest write in flight, if any (the read barrier). */
   pendingWrites(): Promise<unknown> | undefined;
   closed(conn: Connection): void;
+  /** A commit failed: log it (once per kind and while it persists, not per reply). */
+  writeFailed(error: unknown): void;
 }
 
 export class Connection {
@@ -297,6 +299,7 @@ export class Connection {
   }
 
   private open(slot: Slot, error?: unknown): void {
+    if (error !== undefined) this.server.writeFailed(error);
     if (error !== undefined && slot.writes > 0) {
       // The commit failed: every write reply of the slot becomes the error.
       const w = new ReplyWriter();

@@ -54,6 +54,7 @@ export class Server implements ServerCore {
   private readonly logLine: (line: string) => void;
   private readonly maxArgs: number;
   private nextId = 1;
+  private readonly lastWriteErrorLog = new Map<string, number>();
   private closing: Promise<void> | undefined;
   private shutdownHandler: ((reason: string) => void) | undefined;
 
@@ -147,6 +148,17 @@ export class Server implements ServerCore {
 
   closed(conn: Connection): void {
     this.connections.delete(conn);
+  }
+
+  writeFailed(error: unknown): void {
+    const code = error instanceof HashlogError ? error.code : 'unknown';
+    const now = Date.now();
+    if (now - (this.lastWriteErrorLog.get(code) ?? 0) < 10_000) return;
+    this.lastWriteErrorLog.set(code, now);
+    const text = error instanceof Error ? error.message : String(error);
+    this.log(code === 'HASHLOG_FAILED'
+      ? `the store stopped accepting writes (fail-stop; restart to resume once the disk is sound): ${text}`
+      : `a commit failed (${code}): ${text}`);
   }
 
   private accept(socket: net.Socket): void {

@@ -22,6 +22,7 @@ describe('durability of replies', () => {
     const info = await r.info('persistence');
     expect(info).toContain('hashlog_failed:1');
     expect(info).toMatch(/hashlog_failure:.+/);
+    expect(t.logs.filter((l) => l.includes('stopped accepting writes')).length).toBe(1); // logged once
     t.db._injectFault();
   });
 
