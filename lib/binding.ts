@@ -48,6 +48,8 @@ export interface NativeStore {
   setActive(active: boolean): void;
   stats(): NativeStats;
   recovery(): NativeRecovery;
+  /** [bytes scanned, bytes to scan] of the recovery that open() runs; callable while it runs. */
+  recoveryProgress?(): [number, number];
   setFault(op?: FaultOp, afterCalls?: number, errno?: number, sticky?: boolean): void;
   batch(ops: Uint8Array): number;
   expiresAt(keyLength: number): number;

@@ -28,6 +28,11 @@ export interface OpenOptions {
    * HASHLOG_READONLY. Fails with HASHLOG_LOCKED while a writer holds the directory. Default false.
    */
   readOnly?: boolean;
+  /**
+   * Called about every 100 ms while open() recovers the log, with the bytes scanned so far and
+   * the bytes to scan (for a progress display), and once more when recovery is done.
+   */
+  onProgress?: (scannedBytes: number, totalBytes: number) => void;
 }
 
 /** Per-write options of put(). At most one of the two. */
@@ -47,6 +52,7 @@ export interface ResolvedOptions {
   maxKeys: number;
   maxDiskBytes: number;
   readOnly: boolean;
+  onProgress: ((scannedBytes: number, totalBytes: number) => void) | undefined;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -62,6 +68,7 @@ const DEFAULTS: ResolvedOptions = {
   maxKeys: 0,
   maxDiskBytes: 0,
   readOnly: false,
+  onProgress: undefined,
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -94,6 +101,10 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
   if (user.readOnly !== undefined) {
     if (typeof user.readOnly !== 'boolean') throw typeError('readOnly must be a boolean');
     o.readOnly = user.readOnly;
+  }
+  if (user.onProgress !== undefined) {
+    if (typeof user.onProgress !== 'function') throw typeError('onProgress must be a function');
+    o.onProgress = user.onProgress;
   }
   if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
   if (user.maxDiskBytes !== undefined) {

@@ -123,8 +123,19 @@ export class Store {
   /** @internal */
   async _open(): Promise<void> {
     const o = this.options;
-    await this.native.open(this.location, this.syncMode, o.flushIntervalMs, o.segmentSize, o.maxValueSize, o.repair,
-      o.maxKeys, o.maxDiskBytes, o.readOnly);
+    const report = o.onProgress;
+    const poll = report === undefined || this.native.recoveryProgress === undefined ? undefined : (): void => {
+      const [done, total] = (this.native.recoveryProgress as () => [number, number])();
+      report(done, total);
+    };
+    const timer = poll === undefined ? undefined : setInterval(poll, 100);
+    try {
+      await this.native.open(this.location, this.syncMode, o.flushIntervalMs, o.segmentSize, o.maxValueSize, o.repair,
+        o.maxKeys, o.maxDiskBytes, o.readOnly);
+    } finally {
+      if (timer !== undefined) clearInterval(timer);
+    }
+    if (report !== undefined) report(this.recovery.bytesScanned, this.recovery.bytesScanned);
   }
 
   /** 'open', 'closing' (close() was called) or 'closed'. */

@@ -133,6 +133,9 @@ Status Scanner::Scan(size_t i, uint64_t* end) {
   Pending window[kWindow];
   int pending = 0;
   auto apply_window = [&]() -> Status {
+    if (options_.progress != nullptr && pending > 0) {
+      options_.progress->done.store(report_->bytes_scanned + window[0].pos, std::memory_order_relaxed);
+    }
     for (int k = 0; k < pending; k++) {
       const Pending& p = window[k];
       Status s = ApplyRecord(p.h, base + p.pos, MakeLocation(seg->slot(), static_cast<uint32_t>(p.pos)), p.hash);
@@ -307,7 +310,12 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
     segments->push_back(std::move(seg));
   }
   uint64_t puts = 0;
-  for (const auto& seg : *segments) puts += CountPuts(seg.get());
+  uint64_t total = 0;
+  for (const auto& seg : *segments) {
+    puts += CountPuts(seg.get());
+    total += seg->file_size();
+  }
+  if (options.progress != nullptr) options.progress->total.store(total, std::memory_order_relaxed);
   s = index->Init(puts);
   if (!s.ok()) return s;
   Scanner scanner(options, hash_key, segments, index, expiry, report);

@@ -9,6 +9,7 @@
 #ifndef HASHLOG_NATIVE_RECOVERY_H_
 #define HASHLOG_NATIVE_RECOVERY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,10 +38,18 @@ struct RecoveryReport {
   double millis = 0;
 };
 
+// How far a running recovery is, for a progress display on another thread (relaxed atomics:
+// the numbers only have to be roughly current).
+struct RecoveryProgress {
+  std::atomic<uint64_t> done{0};   // bytes of log scanned
+  std::atomic<uint64_t> total{0};  // bytes of log to scan
+};
+
 struct RecoveryOptions {
   bool repair = false;
   bool read_only = false;  // change no file: report a torn tail, do not cut it
   uint64_t segment_size = 0;
+  RecoveryProgress* progress = nullptr;
 };
 
 // Fills `segments` (slot i = i-th file) and `index`, cutting off a torn tail. A newest

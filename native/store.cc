@@ -52,6 +52,7 @@ Status Store::Recover(Notify notify) {
   ro.repair = options_.repair;
   ro.segment_size = options_.segment_size;
   ro.read_only = options_.read_only;
+  ro.progress = options_.progress;
   s = hashlog::Recover(fs_, dir_, ro, hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;
   for (const auto& seg : segments_) log_bytes_ += seg->end - kSegmentHeaderSize;

@@ -35,6 +35,7 @@ struct StoreOptions {
   uint64_t max_keys = 0;                  // 0 = no limit
   uint64_t max_disk_bytes = 0;            // 0 = no limit
   bool read_only = false;                 // change no file; writes fail with kReadOnly
+  RecoveryProgress* progress = nullptr;   // updated while Open recovers, if given
 };
 
 // One operation of a batch, as lib/store.ts encodes it (docs/DESIGN.md, "Batches"):

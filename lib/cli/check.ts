@@ -15,7 +15,7 @@ function logBytes(dir: string): number {
 }
 
 function describe(r: RecoveryReport): string {
-  return `${r.segments} segment(s), ${r.records} record(s), ${r.bytesScanned} bytes scanned in ${r.millis} ms`;
+  return `${r.segments} segment(s), ${r.records} record(s), ${r.bytesScanned} bytes scanned in ${Math.round(r.millis)} ms`;
 }
 
 export function registerCheck(program: Command): void {

@@ -122,6 +122,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_SetActive>("setActive"),
                          InstanceMethod<&StoreWrap::JS_Stats>("stats"),
                          InstanceMethod<&StoreWrap::JS_Recovery>("recovery"),
+                         InstanceMethod<&StoreWrap::JS_RecoveryProgress>("recoveryProgress"),
                          InstanceMethod<&StoreWrap::JS_SetFault>("setFault"),
                          InstanceMethod<&StoreWrap::JS_Batch>("batch"),
                          InstanceMethod<&StoreWrap::JS_ExpiresAt>("expiresAt"),
@@ -225,6 +226,7 @@ Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   o.max_keys = static_cast<uint64_t>(F64(info[6]));
   o.max_disk_bytes = static_cast<uint64_t>(F64(info[7]));
   o.read_only = info[8].ToBoolean();
+  o.progress = &progress_;
   opening_ = true;
   auto* worker = new OpenWorker(env, this, fs_.get(), info[0].As<Napi::String>().Utf8Value(), o, channel_);
   Napi::Promise promise = worker->Promise();
@@ -347,6 +349,15 @@ Napi::Value StoreWrap::JS_Stats(const Napi::CallbackInfo& info) {
   o.Set("fsyncs", static_cast<double>(st.fsyncs));
   o.Set("seq", static_cast<double>(st.seq));
   return o;
+}
+
+// [bytes scanned, bytes to scan] of the recovery open() runs; callable while it runs.
+Napi::Value StoreWrap::JS_RecoveryProgress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, static_cast<double>(progress_.done.load(std::memory_order_relaxed)));
+  out.Set(1u, static_cast<double>(progress_.total.load(std::memory_order_relaxed)));
+  return out;
 }
 
 Napi::Value StoreWrap::JS_Recovery(const Napi::CallbackInfo& info) {

@@ -72,6 +72,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_SetActive(const Napi::CallbackInfo& info);
   Napi::Value JS_Stats(const Napi::CallbackInfo& info);
   Napi::Value JS_Recovery(const Napi::CallbackInfo& info);
+  Napi::Value JS_RecoveryProgress(const Napi::CallbackInfo& info);
   Napi::Value JS_SetFault(const Napi::CallbackInfo& info);
   Napi::Value JS_Batch(const Napi::CallbackInfo& info);
   Napi::Value JS_ExpiresAt(const Napi::CallbackInfo& info);
@@ -112,6 +113,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   bool closed_ = false;
   napi_env env_ = nullptr;
   bool hook_registered_ = false;
+  // Written by the open worker's recovery, read by recoveryProgress() on the JS thread.
+  RecoveryProgress progress_;
 };
 
 }  // namespace hashlog
