@@ -50,6 +50,8 @@ export interface NativeStore {
   recovery(): NativeRecovery;
   /** [bytes scanned, bytes to scan] of the recovery that open() runs; callable while it runs. */
   recoveryProgress?(): [number, number];
+  /** [[segment file name, bytes written], ...] (online backup). */
+  writtenSegments?(): [string, number][];
   setFault(op?: FaultOp, afterCalls?: number, errno?: number, sticky?: boolean): void;
   batch(ops: Uint8Array): number;
   expiresAt(keyLength: number): number;

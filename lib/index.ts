@@ -2,6 +2,7 @@
 export { open, Store } from './store';
 export type { Key, Value, StoreStats, StoreStatus, RecoveryReport, BatchOperation, ScanPage } from './store';
 export type { OpenOptions, Durability, PutOptions } from './options';
+export type { BackupReport } from './backup';
 export { HashlogError } from './errors';
 export { createServer, Server } from './server/server';
 export type { ServerOptions } from './server/server';

@@ -1,6 +1,7 @@
 // Store: the public API over the native engine: validation, key encoding, lifecycle, and
 // the promises that settle when the flush thread reports a commit group durable.
 import { loadBinding, type FaultOp, type NativeRecovery, type NativeStore } from './binding';
+import { copySegments, type BackupReport } from './backup';
 import { closedError, HashlogError, rangeError, typeError } from './errors';
 import {
   MAX_KEY_SIZE, resolveExpiry, resolveOptions, type OpenOptions, type PutOptions, type ResolvedOptions,
@@ -411,6 +412,22 @@ export class Store {
   get recovery(): RecoveryReport {
     this.assertOpen();
     return this.native.recovery();
+  }
+
+  /**
+   * Copies the store into directory `target` (created; must be empty if it exists) while reads
+   * and writes go on. The copy opens as a store holding every write acknowledged before the
+   * call, possibly some later ones, and never part of a batch. Its files are fdatasynced.
+   */
+  async backup(target: string): Promise<BackupReport> {
+    this.assertOpen();
+    if (typeof target !== 'string' || target.length === 0) throw typeError('target must be a non-empty string (a directory path)');
+    if (this.native.writtenSegments === undefined) {
+      throw new HashlogError(`backup() is not supported by the ${this.engine} engine`, 'HASHLOG_NOT_SUPPORTED');
+    }
+    if (!this.options.readOnly) await this.flush();
+    this.assertOpen();
+    return copySegments(this.location, target, this.native.writtenSegments());
   }
 
   /** Resolves once everything written before the call is fdatasynced (any durability). */

@@ -578,6 +578,15 @@ Status Store::Close() {
   return Status::OK();
 }
 
+std::vector<std::pair<std::string, uint64_t>> Store::WrittenSegments() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& seg : segments_) {
+    const uint64_t end = seg->flushed_end();
+    if (end > kSegmentHeaderSize) out.emplace_back(Segment::FileName(seg->file_number()), end);
+  }
+  return out;
+}
+
 StoreStats Store::Stats() const {
   StoreStats st;
   st.keys = const_cast<Store*>(this)->LiveKeys();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "file.h"
@@ -114,6 +115,9 @@ class Store {
   Status Close();
 
   StoreStats Stats() const;
+  // Every segment's file name and how many of its bytes are written to the file (whole
+  // commit groups, so whole records): what an online backup copies.
+  std::vector<std::pair<std::string, uint64_t>> WrittenSegments() const;
   const RecoveryReport& recovery() const { return recovery_; }
   // The fail-stop status, or OK.
   const Status& failure() const { return failed_; }

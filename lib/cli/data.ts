@@ -57,6 +57,28 @@ export function registerData(program: Command): void {
       if (!existed) throw new CliError(`no key ${JSON.stringify(key)}`, 1);
     });
 
+  program.command('backup')
+    .description('copy the store into a new directory TARGET (for a running server: HASHLOG.BACKUP TARGET)')
+    .argument('<dir>', 'store directory')
+    .argument('<target>', 'new or empty directory')
+    .action(async (dir: string, target: string) => {
+      let db;
+      try {
+        db = await openDir(dir, { readOnly: true });
+      } catch (e) {
+        if (e instanceof CliError && e.exitCode === 3) {
+          throw new CliError(`${dir} is held by a running server: ask it instead, e.g. redis-cli -p 6380 HASHLOG.BACKUP ${target}`, 3);
+        }
+        throw e;
+      }
+      try {
+        const r = await db.backup(target);
+        process.stdout.write(`backed up ${db.size} keys: ${r.segments} segment(s), ${r.bytes} bytes in ${Math.round(r.millis)} ms to ${target}\n`);
+      } finally {
+        await db.close();
+      }
+    });
+
   program.command('stats')
     .description('print the store\'s figures as JSON (keys, bytes, index, recovery)')
     .argument('<dir>', 'store directory')

@@ -123,6 +123,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_Stats>("stats"),
                          InstanceMethod<&StoreWrap::JS_Recovery>("recovery"),
                          InstanceMethod<&StoreWrap::JS_RecoveryProgress>("recoveryProgress"),
+                         InstanceMethod<&StoreWrap::JS_WrittenSegments>("writtenSegments"),
                          InstanceMethod<&StoreWrap::JS_SetFault>("setFault"),
                          InstanceMethod<&StoreWrap::JS_Batch>("batch"),
                          InstanceMethod<&StoreWrap::JS_ExpiresAt>("expiresAt"),
@@ -515,6 +516,21 @@ void StoreWrap::StartReadBatch(Napi::Env env) {
   std::vector<AsyncRead> batch;
   batch.swap(queued_reads_);
   (new ReadBatchWorker(env, this, std::move(batch)))->Queue();
+}
+
+// [[file name, bytes written], ...] of every segment with records (online backup).
+Napi::Value StoreWrap::JS_WrittenSegments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  const auto segments = store_->WrittenSegments();
+  Napi::Array out = Napi::Array::New(env, segments.size());
+  for (size_t i = 0; i < segments.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, segments[i].first);
+    pair.Set(1u, static_cast<double>(segments[i].second));
+    out.Set(static_cast<uint32_t>(i), pair);
+  }
+  return out;
 }
 
 Napi::Value StoreWrap::JS_Size(const Napi::CallbackInfo& info) {

@@ -73,6 +73,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_Stats(const Napi::CallbackInfo& info);
   Napi::Value JS_Recovery(const Napi::CallbackInfo& info);
   Napi::Value JS_RecoveryProgress(const Napi::CallbackInfo& info);
+  Napi::Value JS_WrittenSegments(const Napi::CallbackInfo& info);
   Napi::Value JS_SetFault(const Napi::CallbackInfo& info);
   Napi::Value JS_Batch(const Napi::CallbackInfo& info);
   Napi::Value JS_ExpiresAt(const Napi::CallbackInfo& info);

@@ -94,6 +94,9 @@ describe('hashlog serve', () => {
     const get = hashlog(['get', dir, 'k']);
     expect(get.status).toBe(3);
     expect(get.stderr).toContain('talk to the server instead');
+    const backup = hashlog(['backup', dir, path.join(tmpdir(), 'b')]);
+    expect(backup.status).toBe(3);
+    expect(backup.stderr).toContain('HASHLOG.BACKUP');
     s.child.kill('SIGTERM');
     await s.exited;
   });
@@ -113,6 +116,17 @@ describe('hashlog directory commands', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('(nil)');
     expect(hashlog(['put', dir, 'k', 'v', '--ttl', 'soon']).status).toBe(2);
+  });
+
+  it('backup copies a directory no server holds, and the copy passes check', () => {
+    const dir = tmpdir();
+    for (let i = 0; i < 5; i++) expect(hashlog(['put', dir, `k${i}`, `v${i}`]).status).toBe(0);
+    const target = path.join(tmpdir(), 'copy');
+    const b = hashlog(['backup', dir, target]);
+    expect(b.status).toBe(0);
+    expect(b.stdout).toContain('backed up 5 keys');
+    expect(hashlog(['check', target]).status).toBe(0);
+    expect(hashlog(['get', target, 'k4']).stdout).toBe('v4');
   });
 
   it('check passes a sound store and fails a damaged one, naming the damage', () => {

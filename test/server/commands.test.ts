@@ -2,6 +2,9 @@
 // replies, reply types and Redis's error texts.
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { open } from '../../lib/store';
+import { tmpdir } from '../helpers/tmpdir';
 import { startServer, type TestServer } from './helpers';
 
 let t: TestServer;
@@ -308,6 +311,16 @@ describe('connection and server commands', () => {
     expect(await r.save()).toBe('OK');
     expect(await r.bgsave()).toBe('Background saving started');
     expect(Math.abs(Number(await r.lastsave()) - Date.now() / 1000)).toBeLessThan(60);
+  });
+
+  it('HASHLOG.BACKUP copies the store into a new directory, and refuses a non-empty one', async () => {
+    await r.mset('a', '1', 'b', '2');
+    const target = path.join(tmpdir(), 'backup');
+    expect(await r.call('HASHLOG.BACKUP', target)).toBe('OK');
+    const copy = await open(target);
+    expect(copy.get('b')?.toString()).toBe('2');
+    await copy.close();
+    await expect(r.call('HASHLOG.BACKUP', target)).rejects.toThrow(/not empty.*HASHLOG_INVALID_ARGUMENT/);
   });
 
   it('keys the store rejects get an error reply and the connection goes on', async () => {

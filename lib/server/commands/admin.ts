@@ -94,6 +94,16 @@ function save(background: boolean) {
   };
 }
 
+// HASHLOG.BACKUP <dir>: an online backup into a new directory on the server's machine.
+function backup(ctx: Context, args: Buffer[]): Promise<unknown> {
+  const target = args[1].toString('utf8');
+  ctx.w.simple('OK');
+  ctx.server.log(`backup to ${target} requested by client id=${ctx.session.id}`);
+  return ctx.ks.store.backup(target).then((r) => {
+    ctx.server.log(`backup to ${target} done: ${r.segments} segment(s), ${r.bytes} bytes in ${Math.round(r.millis)} ms`);
+  });
+}
+
 function shutdown(ctx: Context, args: Buffer[]): void {
   for (const a of args.slice(1)) {
     if (!['NOSAVE', 'SAVE', 'NOW', 'FORCE', 'ABORT'].includes(a.toString('latin1').toUpperCase())) {
@@ -118,5 +128,6 @@ export function adminCommands(table: () => Map<string, CommandSpec>): CommandSpe
     command('bgsave', -1, ['admin'], save(true)),
     command('lastsave', 1, ['fast'], (ctx) => ctx.w.integer(Math.floor(ctx.server.lastSave / 1000))),
     command('shutdown', -1, ['admin', 'noscript'], shutdown),
+    command('hashlog.backup', 2, ['admin'], backup),
   ];
 }
