@@ -4,6 +4,9 @@ import { rangeError, typeError } from './errors';
 /** How long a write waits before its promise resolves. */
 export type Durability = 'sync' | 'none';
 
+/** Which engine runs a store: the C++ addon, the pure-TypeScript one, or native when it loads. */
+export type EngineChoice = 'auto' | 'native' | 'js';
+
 export interface OpenOptions {
   /**
    * 'sync' (default): a write resolves after the fdatasync that covers it.
@@ -28,6 +31,12 @@ export interface OpenOptions {
    * HASHLOG_READONLY. Fails with HASHLOG_LOCKED while a writer holds the directory. Default false.
    */
   readOnly?: boolean;
+  /**
+   * 'auto' (default): the native engine when the addon loads, else the pure-TypeScript one
+   * (with one process warning). 'native': fail with HASHLOG_NOT_SUPPORTED if the addon cannot
+   * load. 'js': the pure-TypeScript engine. Both read and write the same files.
+   */
+  engine?: EngineChoice;
 }
 
 /** Per-write options of put(). At most one of the two. */
@@ -47,6 +56,7 @@ export interface ResolvedOptions {
   maxKeys: number;
   maxDiskBytes: number;
   readOnly: boolean;
+  engine: EngineChoice;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -62,6 +72,7 @@ const DEFAULTS: ResolvedOptions = {
   maxKeys: 0,
   maxDiskBytes: 0,
   readOnly: false,
+  engine: 'auto',
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -94,6 +105,12 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
   if (user.readOnly !== undefined) {
     if (typeof user.readOnly !== 'boolean') throw typeError('readOnly must be a boolean');
     o.readOnly = user.readOnly;
+  }
+  if (user.engine !== undefined) {
+    if (user.engine !== 'auto' && user.engine !== 'native' && user.engine !== 'js') {
+      throw typeError(`engine must be 'auto', 'native' or 'js', got ${String(user.engine)}`);
+    }
+    o.engine = user.engine;
   }
   if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
   if (user.maxDiskBytes !== undefined) {

@@ -1,0 +1,339 @@
+// Recovery: opens every segment of a store directory and rebuilds the index by scanning
+// them in file order; the newer sequence number wins where a key appears twice
+// (native/recovery.h, docs/FORMAT.md "Recovery" for the damage rules).
+//
+// Without mmap, each segment is read whole into memory while it is scanned (one at a time);
+// a key of an earlier segment is read back with pread when an overwrite must confirm it.
+import { HashlogError } from '../errors';
+import type { ExpiryCounter } from './expiry-counter';
+import type { FileSystem } from './file';
+import type { Hasher } from './hash';
+import { HashIndex, IndexFullError } from './hash-index';
+import {
+  decodeHeader, decodeRecord, decodeSegmentHeader, DecodeResult, FORMAT_MAJOR, HeaderResult, RECORD_HEADER_SIZE,
+  RecordHeader, recordHasKey, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT, type SegmentHeader,
+} from './log-format';
+import { Segment } from './segment';
+
+export interface RecoveryReport {
+  segments: number;
+  records: number;
+  bytesScanned: number;
+  discardedBytes: number; // torn tail plus, with repair, every dropped range
+  dropped: string[]; // "file@offset+bytes" per dropped range
+  maxSeq: number;
+  nextFileNumber: number;
+  millis: number;
+}
+
+export interface RecoveryOptions {
+  repair: boolean;
+  readOnly: boolean; // change no file: report a torn tail, do not cut it
+  segmentSize: number;
+}
+
+const corruption = (m: string): HashlogError => new HashlogError(m, 'HASHLOG_CORRUPTION');
+
+function full(e: unknown): never {
+  if (e instanceof IndexFullError) throw new HashlogError(e.message, 'HASHLOG_FULL');
+  throw e;
+}
+
+// The offset of the first intact record after pos in p[0, size), or -1.
+function intactRecordAfter(p: Buffer, pos: number, size: number): number {
+  const h = new RecordHeader();
+  for (let q = pos + 1; q + RECORD_HEADER_SIZE <= size; q++) {
+    const type = p[q + 4];
+    if (type < TYPE_PUT || type > TYPE_CLEAR || p[q + 5] !== 0 || p[q + 6] !== 0 || p[q + 7] !== 0) continue;
+    if (decodeRecord(p, q, size - q, h) === DecodeResult.Ok) return q;
+  }
+  return -1;
+}
+
+// The end of the inner records of a damaged batch at pos, or pos if pos is not a batch: a
+// batch cut short still holds whole inner records, which belong to the damaged record.
+function innerRecordsEnd(p: Buffer, pos: number, size: number): number {
+  if (size - pos < RECORD_HEADER_SIZE) return pos;
+  const outer = new RecordHeader();
+  decodeHeader(p, pos, outer);
+  if (outer.type !== TYPE_BATCH || p[pos + 5] !== 0 || p[pos + 6] !== 0 || p[pos + 7] !== 0 || outer.keySize !== 0) return pos;
+  let at = pos + RECORD_HEADER_SIZE;
+  let prevSeq = 0;
+  const inner = new RecordHeader();
+  while (at < size && decodeRecord(p, at, size - at, inner) === DecodeResult.Ok
+    && (inner.type === TYPE_PUT || inner.type === TYPE_DELETE) && inner.seq <= outer.seq
+    && (prevSeq === 0 || inner.seq === prevSeq + 1)) {
+    prevSeq = inner.seq;
+    at += inner.totalSize;
+  }
+  return at;
+}
+
+// An upper bound of the keys a segment holds: its put records, by a walk of the headers.
+function countPuts(p: Buffer): number {
+  let count = 0;
+  const h = new RecordHeader();
+  for (let pos = SEGMENT_HEADER_SIZE; pos + RECORD_HEADER_SIZE <= p.length;) {
+    decodeHeader(p, pos, h);
+    if (h.type === TYPE_PUT) count++;
+    else if (h.type === TYPE_BATCH) count += Math.floor(h.valueSize / (RECORD_HEADER_SIZE + 1));
+    else if (h.type !== TYPE_DELETE) break;
+    pos += h.totalSize;
+  }
+  return count;
+}
+
+class Scanner {
+  private readonly h = new RecordHeader();
+  private readonly old = new RecordHeader();
+  private readonly scratch = Buffer.allocUnsafe(RECORD_HEADER_SIZE + 64 * 1024);
+  private slot = -1; // the segment being scanned, whose bytes are in `buf`
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly contents = new Map<number, Buffer>(); // later segments read for damage checks
+  // The key being applied, for confirm().
+  private kBuf: Buffer = this.buf;
+  private kAt = 0;
+  private kLen = 0;
+
+  constructor(private readonly options: RecoveryOptions, private readonly hasher: Hasher,
+    private readonly segments: Segment[], private readonly index: HashIndex, private readonly expiry: ExpiryCounter,
+    private readonly report: RecoveryReport, private readonly fs: FileSystem) {}
+
+  private contentOf(i: number): Buffer {
+    if (i === this.slot) return this.buf;
+    let b = this.contents.get(i);
+    if (b === undefined) {
+      b = this.segments[i].readAll();
+      this.contents.set(i, b);
+    }
+    return b;
+  }
+
+  // Where the record at (slot, off) is: [buffer, offset] of at least its header and key.
+  private recordAt(slot: number, off: number): [Buffer, number] {
+    if (slot === this.slot) return [this.buf, off];
+    const seg = this.segments[slot];
+    this.fs.preadSync(seg.fd, this.scratch, 0, RECORD_HEADER_SIZE + this.kLen, off, seg.path);
+    return [this.scratch, 0];
+  }
+
+  private readonly confirm = (slot: number, off: number): boolean => {
+    const [p, at] = this.recordAt(slot, off);
+    return recordHasKey(p, at, this.kBuf, this.kAt, this.kLen);
+  };
+
+  /** Scans segment i; returns where its valid data stops. */
+  scan(i: number): number {
+    const seg = this.segments[i];
+    this.slot = i;
+    this.buf = this.contents.get(i) ?? seg.readAll();
+    this.contents.delete(i);
+    const p = this.buf;
+    const size = p.length;
+    try {
+      this.index.ensureRoomFor(countPuts(p));
+    } catch (e) {
+      full(e);
+    }
+    const h = this.h;
+    let pos = SEGMENT_HEADER_SIZE;
+    while (pos < size) {
+      const r = decodeRecord(p, pos, size - pos, h);
+      if (r === DecodeResult.Ok) {
+        if (h.type === TYPE_PUT || h.type === TYPE_DELETE) {
+          this.applyRecord(h, p, pos, i, pos);
+        } else if (h.type === TYPE_BATCH) {
+          this.applyBatch(h, p, pos, i);
+        } else {
+          this.applyClear(h, i);
+        }
+        pos += h.totalSize;
+        continue;
+      }
+      const next = this.damage(i, pos);
+      if (next < 0) break; // pos is the end of the valid data
+      pos = next;
+    }
+    this.report.bytesScanned += size;
+    return Math.min(pos, size);
+  }
+
+  // The segment's bytes while it is scanned (recovery truncates from them).
+  get current(): Buffer {
+    return this.buf;
+  }
+
+  release(): void {
+    this.buf = Buffer.alloc(0);
+    this.slot = -1;
+  }
+
+  private applyRecord(h: RecordHeader, p: Buffer, at: number, slot: number, off: number): void {
+    const report = this.report;
+    report.records++;
+    if (h.seq > report.maxSeq) report.maxSeq = h.seq;
+    const type = h.type;
+    const seq = h.seq;
+    const expiresAt = h.expiresAt;
+    const total = h.totalSize;
+    const keyAt = at + RECORD_HEADER_SIZE;
+    this.hasher.hash(p, keyAt, h.keySize);
+    const tag = HashIndex.tagOf(this.hasher.hi);
+    const extra = this.hasher.lo & 0xffff;
+    this.kBuf = p;
+    this.kAt = keyAt;
+    this.kLen = h.keySize;
+    const e = this.index.find(tag, extra, this.confirm);
+    if (e >= 0) {
+      const oldSlot = this.index.slotOf(e);
+      const [q, qa] = this.recordAt(oldSlot, this.index.offsetOf(e));
+      decodeHeader(q, qa, this.old);
+      if (this.old.seq > seq) return; // a newer copy was seen already
+      this.segments[oldSlot].liveBytes -= this.old.totalSize;
+      this.expiry.remove(this.old.expiresAt);
+    }
+    if (type === TYPE_PUT) {
+      this.expiry.add(expiresAt);
+      if (e >= 0) {
+        this.index.replace(e, slot, off);
+      } else {
+        try {
+          this.index.ensureRoomFor(1);
+        } catch (err) {
+          full(err);
+        }
+        this.index.insert(tag, extra, slot, off);
+      }
+      this.segments[slot].liveBytes += total;
+    } else if (e >= 0) {
+      this.index.erase(e);
+    }
+  }
+
+  private applyBatch(h: RecordHeader, p: Buffer, pos: number, slot: number): void {
+    // The batch's CRC covered every inner record: inner damage means a writer bug.
+    let at = pos + RECORD_HEADER_SIZE;
+    let left = h.valueSize;
+    const inner = new RecordHeader();
+    while (left > 0) {
+      if (decodeRecord(p, at, left, inner) !== DecodeResult.Ok || (inner.type !== TYPE_PUT && inner.type !== TYPE_DELETE)) {
+        throw corruption(`malformed batch at ${pos}`);
+      }
+      const n = inner.totalSize;
+      this.applyRecord(inner, p, at, slot, at);
+      at += n;
+      left -= n;
+    }
+  }
+
+  // Everything before a clear record is deleted: empty the index and the accounting.
+  private applyClear(h: RecordHeader, slot: number): void {
+    this.report.records++;
+    if (h.seq > this.report.maxSeq) this.report.maxSeq = h.seq;
+    this.index.clear();
+    this.expiry.clear();
+    for (let j = 0; j <= slot; j++) this.segments[j].liveBytes = 0;
+  }
+
+  // Damage at pos of segment i: -1 for a torn tail (stop), else where to resume (repair).
+  private damage(i: number, pos: number): number {
+    const seg = this.segments[i];
+    const p = this.buf;
+    const size = p.length;
+    const from = innerRecordsEnd(p, pos, size);
+    const found = intactRecordAfter(p, from > pos ? from - 1 : pos, size);
+    let moreLater = false;
+    for (let j = i + 1; j < this.segments.length && found < 0 && !moreLater; j++) {
+      const later = this.contentOf(j);
+      moreLater = intactRecordAfter(later, SEGMENT_HEADER_SIZE - 1, later.length) >= 0;
+    }
+    if (found < 0 && !moreLater) {
+      // The tail of the log: count the non-zero bytes dropped (zero-fill is not data).
+      let last = size;
+      while (last > pos && p[last - 1] === 0) last--;
+      this.report.discardedBytes += last - pos;
+      return -1;
+    }
+    if (!this.options.repair) {
+      throw corruption(`corrupt record in ${seg.path} at offset ${pos} (open with repair: true to salvage every intact record)`);
+    }
+    const resume = found >= 0 ? found : size;
+    this.report.discardedBytes += resume - pos;
+    this.report.dropped.push(`${Segment.fileName(seg.fileNumber)}@${pos}+${resume - pos}`);
+    return resume;
+  }
+}
+
+// Checks a segment's header; true if it is the newest and its header never reached the disk.
+function checkHeader(seg: Segment, newest: boolean, repair: boolean, fs: FileSystem): boolean {
+  const head = Buffer.alloc(SEGMENT_HEADER_SIZE);
+  const got = seg.fileSize < SEGMENT_HEADER_SIZE ? 0 : fs.preadSync(seg.fd, head, 0, SEGMENT_HEADER_SIZE, 0, seg.path);
+  const out: SegmentHeader = { fileNumber: 0, major: 0, minor: 0 };
+  const r = got < SEGMENT_HEADER_SIZE ? HeaderResult.Zero : decodeSegmentHeader(head, out);
+  if (r === HeaderResult.NewerMajor) {
+    throw new HashlogError(`${seg.path} has format version ${out.major}.${out.minor}; this build reads up to ${FORMAT_MAJOR}.x`,
+      'HASHLOG_NOT_SUPPORTED');
+  }
+  if (r === HeaderResult.Ok && out.fileNumber === seg.fileNumber) return false;
+  if (newest && r === HeaderResult.Zero) return true;
+  if (repair) return false; // salvage its records anyway
+  throw corruption(`bad segment header in ${seg.path} at offset 0`);
+}
+
+/**
+ * Fills `segments` (slot i = i-th file) and `index`, cutting off a torn tail. A newest
+ * segment whose header never reached the disk is removed. On failure the caller closes
+ * whatever is in `segments`.
+ */
+export function recover(fs: FileSystem, dir: string, options: RecoveryOptions, hasher: Hasher, segments: Segment[],
+  index: HashIndex, expiry: ExpiryCounter): RecoveryReport {
+  const start = performance.now();
+  const report: RecoveryReport = {
+    segments: 0, records: 0, bytesScanned: 0, discardedBytes: 0, dropped: [], maxSeq: 0, nextFileNumber: 1, millis: 0,
+  };
+  const numbers: number[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const n = Segment.parseFileName(name);
+    if (n !== undefined) numbers.push(n);
+  }
+  numbers.sort((a, b) => a - b);
+  if (numbers.length > 0xffff) throw new HashlogError(`too many segment files in ${dir}`, 'HASHLOG_NOT_SUPPORTED');
+  for (let i = 0; i < numbers.length; i++) {
+    const newest = i + 1 === numbers.length;
+    const seg = new Segment(fs, dir, numbers[i], segments.length);
+    // Every segment is opened writable: a torn log tail may end in any of them.
+    seg.open(!options.readOnly);
+    segments.push(seg);
+    const discard = checkHeader(seg, newest, options.repair, fs);
+    report.nextFileNumber = numbers[i] + 1;
+    if (discard) {
+      segments.pop();
+      report.discardedBytes += seg.fileSize;
+      if (options.readOnly) {
+        seg.close();
+        continue;
+      }
+      seg.discard();
+      fs.syncDirSync(dir);
+    }
+  }
+  const scanner = new Scanner(options, hasher, segments, index, expiry, report, fs);
+  for (let i = 0; i < segments.length; i++) {
+    const cur = segments[i];
+    const end = scanner.scan(i);
+    report.segments++;
+    // Cut garbage after the last good record; keep the newest segment's zero-filled space.
+    const newest = i + 1 === segments.length;
+    const p = scanner.current;
+    let last = cur.fileSize;
+    while (newest && last > end && p[last - 1] === 0) last--;
+    if (last > end && !options.readOnly) cur.truncateTo(end);
+    scanner.release();
+    cur.end = end;
+    cur.reserve = newest ? Math.max(options.segmentSize, cur.fileSize) : cur.fileSize;
+    cur.flushedEnd = end;
+  }
+  index.shrinkToFit();
+  report.millis = performance.now() - start;
+  return report;
+}
