@@ -547,6 +547,7 @@ export class JsStore implements NativeStore {
     const value = Buffer.allocUnsafe(this.h.valueSize);
     this.copyValue(value);
     const key = Buffer.from(this.keyBuf.subarray(0, keyLength));
+    if (value.length > this.options.maxValueSize) throw invalid('value too large');
     this.ensureRoom(1);
     return this.putBytes(w, key, keyLength, value, value.length, expiresAt) * 2 + 1;
   }

@@ -303,7 +303,11 @@ export class LogWriter {
     for (const c of this.writing.chunks) {
       const seg = c.segment;
       if (!seg.created) {
-        if (this.current !== undefined && this.current !== seg) this.current.seal(this.current.sealedAt);
+        // The segment the group leaves ends at its last record (sealedAt is set when the
+        // owner moved on; 0 would mean it never did, and must not truncate the file).
+        if (this.current !== undefined && this.current !== seg && this.current.sealedAt > 0) {
+          this.current.seal(this.current.sealedAt);
+        }
         await seg.create();
         await this.fs.syncDir(this.dir);
         this.fsyncs += 2;
