@@ -54,6 +54,29 @@ function expectModel(db: Store, model: Model, context: string): void {
   expect(seen, context).toEqual(model);
 }
 
+describe('the files of both engines', () => {
+  it('are byte for byte the same for the same writes (records, batches, clear, deletes, segment rolls)', async () => {
+    const files: Record<string, Map<string, Buffer>> = {};
+    for (const engine of ['native', 'js'] as const) {
+      const dir = tmpdir('hashlog-bytes-');
+      const db = await open(dir, { segmentSize: 8192, engine });
+      const rand = prng(99);
+      for (let i = 0; i < 400; i++) {
+        const k = `key${Math.floor(rand() * 50)}`;
+        const r = rand();
+        if (r < 0.6) await db.put(k, 'v'.repeat(Math.floor(rand() * 500)), r < 0.1 ? { expiresAt: 4_000_000_000_000 + i } : undefined);
+        else if (r < 0.85) await db.del(k);
+        else if (r < 0.99) await db.batch([{ type: 'put', key: k, value: `b${i}` }, { type: 'del', key: `key${i % 50}` }]);
+        else await db.clear();
+      }
+      await db.close();
+      files[engine] = new Map(segmentFiles(dir).map((f) => [path.basename(f), fs.readFileSync(f)]));
+    }
+    expect([...files.js.keys()]).toEqual([...files.native.keys()]);
+    for (const [name, bytes] of files.native) expect(files.js.get(name)?.equals(bytes), name).toBe(true);
+  });
+});
+
 describe.each(PAIRS)('written by the %s engine, reopened by the %s engine', (first, second) => {
   it('keeps every key and value through alternating opens and writes, as a model Map says', async () => {
     const dir = tmpdir('hashlog-cross-');
