@@ -70,7 +70,7 @@ function hashlogDriver(engine) {
           "a store opened with durability 'none'; puts in windows of 1,000 (issue 1,000, await them), then `flush()`",
         reads: 'sync `get`; async `getAsync` and batched `getMany` when this build has them (feature-detected)',
         notes: engine === 'js'
-          ? ["hashlog-js is hashlog's pure-TypeScript engine (`open(dir, { engine: 'js' })`): a GET is a `pread`, not a read of mapped memory, and `getAsync` answers synchronously."]
+          ? ["hashlog-js is hashlog's pure-TypeScript engine (`open(dir, { engine: 'js' })`): a GET is a `pread`, not a read of mapped memory; `getAsync` is one `fs.read` on the libuv pool per read."]
           : undefined,
         async open(dir, { durable }) {
           const db = await hashlog.open(dir, { durability: durable ? 'sync' : 'none', engine });

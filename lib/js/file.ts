@@ -142,6 +142,23 @@ export class FileSystem {
     }
   }
 
+  /** Reads up to len bytes at pos on the libuv pool; fewer only at end of file. */
+  async pread(fd: number, buf: Uint8Array, off: number, len: number, pos: number, path: string): Promise<number> {
+    try {
+      let got = 0;
+      while (got < len) {
+        const n = await new Promise<number>((resolve, reject) => {
+          fs.read(fd, buf, off + got, len - got, pos + got, (err, bytes) => (err ? reject(err) : resolve(bytes)));
+        });
+        if (n === 0) break;
+        got += n;
+      }
+      return got;
+    } catch (e) {
+      throw ioError('read', path, e);
+    }
+  }
+
   /** Reads a whole segment for recovery (the step the native engine maps). */
   readFileSync(fd: number, size: number, path: string): Buffer {
     try {

@@ -303,12 +303,49 @@ export class JsStore implements NativeStore {
   }
 
   getAsync(keyLength: number): Promise<Buffer | undefined> {
-    // Reads are synchronous preads here (no mapped page to fault in on the pool).
     this.ready();
-    if (!this.findLive(keyLength, READ_AHEAD)) return Promise.resolve(undefined);
-    const out = Buffer.allocUnsafe(this.h.valueSize);
-    this.copyValue(out);
-    return Promise.resolve(out);
+    this.checkKey(keyLength);
+    // The probe touches only the index (RAM) now; the records, which may be cold, are read
+    // on the libuv pool (native Store::Locate). A candidate still in a commit group is
+    // answered at once, from memory.
+    this.hasher.hash(this.keyBuf, 0, keyLength);
+    const candidates: number[] = [];
+    let pending = false;
+    this.index.candidates(HashIndex.tagOf(this.hasher.hi), this.hasher.lo & 0xffff, (slot, off) => {
+      if (off < this.segments[slot].flushedEnd) candidates.push(slot, off);
+      else pending = true;
+      return false;
+    });
+    if (pending) {
+      if (!this.findLive(keyLength, READ_AHEAD)) return Promise.resolve(undefined);
+      const out = Buffer.allocUnsafe(this.h.valueSize);
+      this.copyValue(out);
+      return Promise.resolve(out);
+    }
+    if (candidates.length === 0) return Promise.resolve(undefined);
+    return this.readLocated(candidates, Buffer.from(this.keyBuf.subarray(0, keyLength)));
+  }
+
+  // The value of the first of the candidate records (slot, offset pairs) that holds `key`
+  // and has not expired. The records stay in their files until close, which waits for this.
+  private async readLocated(candidates: number[], key: Buffer): Promise<Buffer | undefined> {
+    const h = new RecordHeader();
+    const head = RECORD_HEADER_SIZE + key.length;
+    for (let i = 0; i < candidates.length; i += 2) {
+      const seg = this.segments[candidates[i]];
+      const off = candidates[i + 1];
+      const buf = Buffer.allocUnsafe(head + READ_AHEAD);
+      const got = await this.fs.pread(seg.fd, buf, 0, buf.length, off, seg.path);
+      if (got < head || !recordHasKey(buf, 0, key, 0, key.length)) continue;
+      decodeHeader(buf, 0, h);
+      if (h.type !== TYPE_PUT || this.expired(h)) return undefined;
+      const out = Buffer.allocUnsafe(h.valueSize);
+      const have = Math.min(h.valueSize, got - head);
+      buf.copy(out, 0, head, head + have);
+      if (have < h.valueSize) await this.fs.pread(seg.fd, out, have, h.valueSize - have, off + head + have, seg.path);
+      return out;
+    }
+    return undefined;
   }
 
   scan(cursor: number, count: number): [number, Buffer[]] {
