@@ -1,14 +1,15 @@
 // LockFile: one process at a time owns a store directory (native/lock_file.h).
 //
-// The contract both engines honour is the LOCK file: created with O_EXCL, holding
+// The contract both engines honour is the LOCK file: created exclusively (the native engine
+// with O_EXCL, this one with link(), which also fails if the file exists), holding
 // "<pid> <process start time>\n" (field 22 of /proc/<pid>/stat, so a reused pid is not
 // mistaken for the owner); a LOCK whose process is gone is taken over. Node has no flock,
 // so unlike the native engine this one cannot see a native read-only opener (which holds
-// only a shared flock on the directory) and cannot settle two takers of the same stale LOCK
-// racing each other. Within this process a registry stands in for flock: readers share a
-// directory, a writer excludes everyone.
+// only a shared flock on the directory), and a takeover is settled by moving the stale file
+// aside and checking it (two racing takers are caught; three at the same instant are not).
+// Within this process a registry stands in for flock: readers share a directory, a writer
+// excludes everyone.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { HashlogError } from '../errors';
 import { ioError, type FileSystem } from './file';
@@ -30,13 +31,25 @@ export function processStartTime(pid: number): string {
   return line.slice(close + 2).split(' ')[19] ?? '';
 }
 
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/** The pid of the live process a LOCK's text names; 0 if it is gone; -1 if the text is unreadable. */
+export function liveOwner(text: string): number {
+  const m = /^(\d+) (\S+)\n/.exec(text);
+  if (!m) return -1;
+  const pid = Number(m[1]);
+  if (!(pid > 0)) return 0;
+  const live = processStartTime(pid);
+  return live !== '' && live === m[2] ? pid : 0;
+}
+
 function locked(message: string): HashlogError {
   return new HashlogError(message, 'HASHLOG_LOCKED');
 }
 
 export class LockFile {
   private lockPath = '';
-  private fd = -1;
+  private owned = ''; // the content of the LOCK this store created
   private registered = '';
 
   constructor(private readonly fs: FileSystem) {}
@@ -44,31 +57,86 @@ export class LockFile {
   /** Fails with HASHLOG_LOCKED when a live process (this one included) holds the directory. */
   acquire(dir: string): void {
     this.register(dir, false);
+    this.lockPath = path.join(dir, 'LOCK');
+    const content = `${process.pid} ${processStartTime(process.pid)}\n`;
+    // The LOCK is created whole: written under a private name, then linked into place (link
+    // fails if LOCK exists, as O_EXCL does), so no reader ever sees it empty. Without flock,
+    // an empty LOCK could only mean a creator that has not written its pid yet.
+    const tmp = `${this.lockPath}.${process.pid}.tmp`;
     try {
-      this.lockPath = path.join(dir, 'LOCK');
+      this.writeFile(tmp, content);
+      let unparsed = 0;
       for (let attempt = 0; attempt < 8; attempt++) {
         try {
-          this.fd = this.fs.openSync(this.lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL);
+          fs.linkSync(tmp, this.lockPath);
+          this.owned = content;
+          return;
         } catch (e) {
-          if ((e as HashlogError).errno !== os.constants.errno.EEXIST) throw e;
-          const owner = this.liveOwner(this.lockPath);
-          if (owner === -1) continue; // the owner just removed it
-          if (owner !== 0) throw locked(`${this.lockPath} is held by process ${owner}`);
-          // The owner is gone: take the LOCK over (remove it, then create it afresh).
-          try {
-            this.fs.unlinkSync(this.lockPath);
-          } catch (u) {
-            if ((u as HashlogError).errno !== os.constants.errno.ENOENT) throw u;
-          }
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('link', this.lockPath, e);
+        }
+        const text = this.readLock(this.lockPath);
+        if (text === undefined) continue; // the owner just removed it
+        const owner = liveOwner(text);
+        if (owner > 0) throw locked(`${this.lockPath} is held by process ${owner}`);
+        if (owner < 0 && unparsed++ < 10) {
+          // A native engine writes its pid after creating the file (under its flock): give
+          // it time before taking an unreadable LOCK for a dead one.
+          Atomics.wait(SLEEPER, 0, 0, 10);
+          attempt--;
           continue;
         }
-        this.writeOwner();
-        return;
+        this.takeOver(text);
       }
       throw locked(`could not take over ${this.lockPath}: it keeps changing`);
     } catch (e) {
       this.release();
       throw e;
+    } finally {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  // Removes a LOCK whose owner is gone. It is first moved aside and checked, so that a taker
+  // that lost a race to another one puts the winner's fresh LOCK back instead of deleting it.
+  private takeOver(judged: string): void {
+    const aside = `${this.lockPath}.stale-${process.pid}`;
+    try {
+      fs.renameSync(this.lockPath, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw ioError('rename', this.lockPath, e);
+    }
+    if (this.readLock(aside) !== judged) {
+      try {
+        fs.linkSync(aside, this.lockPath);
+      } catch {
+        // Someone created a LOCK meanwhile: it stands.
+      }
+    }
+    fs.rmSync(aside, { force: true });
+  }
+
+  private writeFile(p: string, content: string): void {
+    const fd = this.fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC);
+    try {
+      const b = Buffer.from(content);
+      this.fs.pwriteSync(fd, b, 0, b.length, 0, p);
+    } finally {
+      this.fs.close(fd);
+    }
+  }
+
+  // The LOCK's text, or undefined if there is no such file.
+  private readLock(p: string): string | undefined {
+    try {
+      return fs.readFileSync(p, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw ioError('read', p, e);
     }
   }
 
@@ -81,23 +149,25 @@ export class LockFile {
     }
     this.register(dir, true);
     const lockPath = path.join(dir, 'LOCK');
-    const owner = this.liveOwner(lockPath);
+    const text = this.readLock(lockPath);
+    const owner = text === undefined ? 0 : liveOwner(text);
     if (owner > 0) {
       this.release();
       throw locked(`${lockPath} is held by process ${owner}`);
     }
   }
 
-  /** Removes the LOCK file (if this store wrote it). Idempotent. */
+  /** Removes the LOCK file if it is still the one this store wrote. Idempotent. */
   release(): void {
-    if (this.fd >= 0) {
-      try {
-        this.fs.unlinkSync(this.lockPath);
-      } catch {
-        // Already gone: nothing to release.
+    if (this.owned !== '') {
+      if (this.readLock(this.lockPath) === this.owned) {
+        try {
+          this.fs.unlinkSync(this.lockPath);
+        } catch {
+          // Already gone: nothing to release.
+        }
       }
-      this.fs.close(this.fd);
-      this.fd = -1;
+      this.owned = '';
     }
     if (this.registered !== '') {
       const n = openHere.get(this.registered) ?? 0;
@@ -120,27 +190,5 @@ export class LockFile {
     }
     openHere.set(real, shared ? n + 1 : -1);
     this.registered = real;
-  }
-
-  // The pid of a live owner named in the LOCK at p, 0 if none is alive, -1 if there is no file.
-  private liveOwner(p: string): number {
-    let text: string;
-    try {
-      text = fs.readFileSync(p, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return -1;
-      throw ioError('read', p, e);
-    }
-    const m = /^(\d+) (\S+)/.exec(text);
-    if (!m) return 0;
-    const pid = Number(m[1]);
-    if (!(pid > 0)) return 0;
-    const live = processStartTime(pid);
-    return live !== '' && live === m[2] ? pid : 0;
-  }
-
-  private writeOwner(): void {
-    const content = Buffer.from(`${process.pid} ${processStartTime(process.pid)}\n`);
-    this.fs.pwriteSync(this.fd, content, 0, content.length, 0, this.lockPath);
   }
 }
