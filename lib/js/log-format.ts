@@ -75,8 +75,9 @@ export function encodeHeaderInPlace(dst: Uint8Array, at: number, type: number, s
 /** Writes a whole record at dst[at]: key from key[0, keyLen), value from value[vOff, vOff + vLen). */
 export function encodeRecord(dst: Buffer, at: number, type: number, seq: number, expiresAt: number,
   key: Uint8Array, keyLen: number, value: Uint8Array | null, vOff: number, vLen: number): void {
-  if (keyLen > 0) dst.set(key.subarray(0, keyLen), at + RECORD_HEADER_SIZE);
-  if (value !== null && vLen > 0) dst.set(value.subarray(vOff, vOff + vLen), at + RECORD_HEADER_SIZE + keyLen);
+  // Buffer#copy takes offsets, so no view is allocated per record (Uint8Array#set needs one).
+  if (keyLen > 0) Buffer.prototype.copy.call(key, dst, at + RECORD_HEADER_SIZE, 0, keyLen);
+  if (value !== null && vLen > 0) Buffer.prototype.copy.call(value, dst, at + RECORD_HEADER_SIZE + keyLen, vOff, vOff + vLen);
   encodeHeaderInPlace(dst, at, type, seq, expiresAt, keyLen, vLen);
 }
 
