@@ -494,6 +494,7 @@ export class JsStore implements NativeStore {
     encodeRecord(w.open.buf, at, TYPE_PUT, ++this.seq, expiresAt, key, keyLength, v, 0, vLen);
     this.indexRecord(w, TYPE_PUT, e, active.slot, off, n, expiresAt);
     this.lastGen = w.openGen;
+    w.kickIfLarge();
     return this.lastGen;
   }
 
@@ -512,6 +513,7 @@ export class JsStore implements NativeStore {
     encodeRecord(w.open.buf, at, TYPE_DELETE, ++this.seq, 0, this.keyBuf, keyLength, null, 0, 0);
     this.indexRecord(w, TYPE_DELETE, e, active.slot, off, n, 0);
     this.lastGen = w.openGen;
+    w.kickIfLarge();
     return this.lastGen * 2 + (existed ? 1 : 0);
   }
 
@@ -573,6 +575,7 @@ export class JsStore implements NativeStore {
     // The batch's own header: keyLen 0, the inner records as its value, the last inner seq.
     encodeHeaderInPlace(w.open.buf, outer, TYPE_BATCH, this.seq, 0, 0, innerBytes);
     this.lastGen = w.openGen;
+    w.kickIfLarge();
     return this.lastGen;
   }
 

@@ -16,6 +16,10 @@ import { HashlogError } from '../errors';
 import type { FileSystem } from './file';
 import type { Segment } from './segment';
 
+// A group this large is written without waiting for the end of the turn (native
+// LogWriter::kEagerKickBytes).
+const EAGER_KICK_BYTES = 256 * 1024;
+
 /** How to undo one not-yet-durable record in the index if its group fails. 0 = no location. */
 export interface UndoEntry {
   tag: number;
@@ -154,6 +158,17 @@ export class LogWriter {
     if (gen > this.syncRequestedGen) this.syncRequestedGen = gen;
     this.wake();
     return gen;
+  }
+
+  /**
+   * Starts the flush loop now if the open group is large: a long synchronous loop of writes
+   * then streams (the pool writes one group while the loop fills the next) instead of
+   * building one huge group. Safe inside a write call: the loop reports nothing before its
+   * first await. Call after the write has taken its generation.
+   */
+  kickIfLarge(): void {
+    if (this.open.size < EAGER_KICK_BYTES || this.running || this.stalled || this.stopped) return;
+    void this.run();
   }
 
   /** Starts the flush loop (in a microtask) unless it runs or is stalled. */
