@@ -170,6 +170,25 @@ describe.each(PAIRS)('written by the %s engine, reopened by the %s engine', (fir
     await db.close();
   });
 
+  it('opens read-only what the other engine wrote, changing no file, and reports a torn tail without cutting it', async () => {
+    const dir = tmpdir('hashlog-cross-ro-');
+    const model: Model = new Map();
+    const db = await open(dir, { ...OPTIONS, engine: first });
+    await mutate(db, model, 4000, 300);
+    await db.close();
+    const files = segmentFiles(dir);
+    fs.appendFileSync(files[files.length - 1], Buffer.from('torn bytes'));
+    const snapshot = (): string[] => segmentFiles(dir).map((f) => `${path.basename(f)}:${fs.readFileSync(f).toString('base64')}`);
+    const before = snapshot();
+    const ro = await open(dir, { ...OPTIONS, engine: second, readOnly: true });
+    expect(ro.recovery.discardedBytes).toBeGreaterThanOrEqual(10);
+    expectModel(ro, model, `${second} read-only`);
+    await expect(ro.put('x', 'y')).rejects.toMatchObject({ code: 'HASHLOG_READONLY' });
+    await ro.close();
+    expect(snapshot()).toEqual(before);
+    expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
+  });
+
   it('honours the LOCK of a store the other engine holds open in this process', async () => {
     const dir = tmpdir('hashlog-cross-lock-');
     const db = await open(dir, { engine: first });
