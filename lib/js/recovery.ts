@@ -11,7 +11,7 @@ import type { Hasher } from './hash';
 import { HashIndex, IndexFullError } from './hash-index';
 import {
   decodeHeader, decodeRecord, decodeSegmentHeader, DecodeResult, FORMAT_MAJOR, HeaderResult, RECORD_HEADER_SIZE,
-  RecordHeader, recordHasKey, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT, type SegmentHeader,
+  readU32, RecordHeader, recordHasKey, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT, type SegmentHeader,
 } from './log-format';
 import { Segment } from './segment';
 
@@ -72,13 +72,13 @@ function innerRecordsEnd(p: Buffer, pos: number, size: number): number {
 // An upper bound of the keys a segment holds: its put records, by a walk of the headers.
 function countPuts(p: Buffer): number {
   let count = 0;
-  const h = new RecordHeader();
   for (let pos = SEGMENT_HEADER_SIZE; pos + RECORD_HEADER_SIZE <= p.length;) {
-    decodeHeader(p, pos, h);
-    if (h.type === TYPE_PUT) count++;
-    else if (h.type === TYPE_BATCH) count += Math.floor(h.valueSize / (RECORD_HEADER_SIZE + 1));
-    else if (h.type !== TYPE_DELETE) break;
-    pos += h.totalSize;
+    const type = p[pos + 4];
+    const valueSize = readU32(p, pos + 12);
+    if (type === TYPE_PUT) count++;
+    else if (type === TYPE_BATCH) count += Math.floor(valueSize / (RECORD_HEADER_SIZE + 1));
+    else if (type !== TYPE_DELETE) break;
+    pos += RECORD_HEADER_SIZE + readU32(p, pos + 8) + valueSize;
   }
   return count;
 }
@@ -109,17 +109,24 @@ class Scanner {
     return b;
   }
 
-  // Where the record at (slot, off) is: [buffer, offset] of at least its header and key.
-  private recordAt(slot: number, off: number): [Buffer, number] {
-    if (slot === this.slot) return [this.buf, off];
+  // Points recBuf/recAt at the record at (slot, off), at least its header and key.
+  private recBuf: Buffer = this.scratch;
+  private recAt = 0;
+  private recordAt(slot: number, off: number): void {
+    if (slot === this.slot) {
+      this.recBuf = this.buf;
+      this.recAt = off;
+      return;
+    }
     const seg = this.segments[slot];
     this.fs.preadSync(seg.fd, this.scratch, 0, RECORD_HEADER_SIZE + this.kLen, off, seg.path);
-    return [this.scratch, 0];
+    this.recBuf = this.scratch;
+    this.recAt = 0;
   }
 
   private readonly confirm = (slot: number, off: number): boolean => {
-    const [p, at] = this.recordAt(slot, off);
-    return recordHasKey(p, at, this.kBuf, this.kAt, this.kLen);
+    this.recordAt(slot, off);
+    return recordHasKey(this.recBuf, this.recAt, this.kBuf, this.kAt, this.kLen);
   };
 
   /** Scans segment i; returns where its valid data stops. */
@@ -185,9 +192,9 @@ class Scanner {
     this.kLen = h.keySize;
     const e = this.index.find(tag, extra, this.confirm);
     if (e >= 0) {
+      // The confirm step that found it left the record at recBuf[recAt].
       const oldSlot = this.index.slotOf(e);
-      const [q, qa] = this.recordAt(oldSlot, this.index.offsetOf(e));
-      decodeHeader(q, qa, this.old);
+      decodeHeader(this.recBuf, this.recAt, this.old);
       if (this.old.seq > seq) return; // a newer copy was seen already
       this.segments[oldSlot].liveBytes -= this.old.totalSize;
       this.expiry.remove(this.old.expiresAt);
