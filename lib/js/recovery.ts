@@ -32,6 +32,8 @@ export interface RecoveryOptions {
   segmentSize: number;
 }
 
+const PAGE = 4096; // native rounds a segment's reservation to the page size (4 KiB on x86-64)
+
 const corruption = (m: string): HashlogError => new HashlogError(m, 'HASHLOG_CORRUPTION');
 
 function full(e: unknown): never {
@@ -337,7 +339,8 @@ export function recover(fs: FileSystem, dir: string, options: RecoveryOptions, h
     if (last > end && !options.readOnly) cur.truncateTo(end);
     scanner.release();
     cur.end = end;
-    cur.reserve = newest ? Math.max(options.segmentSize, cur.fileSize) : cur.fileSize;
+    // As native's reservation of the segment's mapping: page-rounded.
+    cur.reserve = Math.ceil(Math.max(newest ? options.segmentSize : 0, cur.fileSize, SEGMENT_HEADER_SIZE) / PAGE) * PAGE;
     cur.flushedEnd = end;
   }
   index.shrinkToFit();
