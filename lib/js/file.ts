@@ -159,17 +159,18 @@ export class FileSystem {
     }
   }
 
-  /** Reads a whole segment for recovery (the step the native engine maps). */
-  readFileSync(fd: number, size: number, path: string): Buffer {
+  /**
+   * Reads part of a segment for recovery (the step the native engine maps): preadSync, and
+   * the fault op 'read' (or native's 'mmap') can fail it.
+   */
+  readSegmentSync(fd: number, buf: Uint8Array, off: number, len: number, pos: number, path: string): number {
     try {
       this.check('read');
       this.check('mmap');
     } catch (e) {
       throw ioError('read', path, e);
     }
-    const buf = Buffer.allocUnsafe(size);
-    const got = this.preadSync(fd, buf, 0, size, 0, path);
-    return got === size ? buf : buf.subarray(0, got);
+    return this.preadSync(fd, buf, off, len, pos, path);
   }
 
   /**

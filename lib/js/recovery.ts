@@ -2,15 +2,18 @@
 // them in file order; the newer sequence number wins where a key appears twice
 // (native/recovery.h, docs/FORMAT.md "Recovery" for the damage rules).
 //
-// Without mmap, each segment is read whole into memory while it is scanned (one at a time);
-// a key of an earlier segment is read back with pread when an overwrite must confirm it.
+// Without mmap, a segment is read through a sliding window of a few MiB (grown for a record
+// larger than that), so open needs no RAM in proportion to the log; a key outside the window
+// is read back with pread when an overwrite must confirm it. Damage, which is rare, reads
+// the rest of the log whole.
 import { HashlogError } from '../errors';
 import type { ExpiryCounter } from './expiry-counter';
 import type { FileSystem } from './file';
 import type { Hasher } from './hash';
 import { HashIndex, IndexFullError } from './hash-index';
 import {
-  decodeHeader, decodeRecord, decodeSegmentHeader, DecodeResult, FORMAT_MAJOR, HeaderResult, RECORD_HEADER_SIZE,
+  decodeHeader, decodeRecord, decodeSegmentHeader, DecodeResult, FORMAT_MAJOR, HeaderResult, MAX_KEY_SIZE, MAX_VALUE_SIZE,
+  RECORD_HEADER_SIZE,
   readU32, RecordHeader, recordHasKey, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT, type SegmentHeader,
 } from './log-format';
 import { Segment } from './segment';
@@ -71,16 +74,63 @@ function innerRecordsEnd(p: Buffer, pos: number, size: number): number {
   return at;
 }
 
+const WINDOW = 4 << 20;
+
+// A sliding window over one segment file at a time: the bytes [start, end) of it in buf.
+class Window {
+  buf: Buffer = Buffer.alloc(0);
+  start = 0;
+  end = 0;
+  private seg: Segment | undefined;
+
+  /** Switches to another segment (the buffer is kept). */
+  use(seg: Segment): this {
+    this.seg = seg;
+    this.start = 0;
+    this.end = 0;
+    return this;
+  }
+
+  private get file(): Segment {
+    return this.seg as Segment;
+  }
+
+  /** Makes [pos, pos + n) of the file available; returns where pos is in buf. REQUIRES: pos + n <= file size. */
+  ensure(pos: number, n: number): number {
+    if (pos >= this.start && pos + n <= this.end) return pos - this.start;
+    const len = Math.min(Math.max(WINDOW, n), this.file.fileSize - pos);
+    if (this.buf.length < len) this.buf = Buffer.allocUnsafe(len);
+    const got = this.file.read(this.buf, 0, len, pos);
+    this.start = pos;
+    this.end = pos + got;
+    return 0;
+  }
+
+  /** Makes the record at pos available: its header, and all of it if the file holds all of it. */
+  ensureRecord(pos: number): number {
+    const avail = this.file.fileSize - pos;
+    if (avail < RECORD_HEADER_SIZE) return this.ensure(pos, avail);
+    const at = this.ensure(pos, RECORD_HEADER_SIZE);
+    const keySize = readU32(this.buf, at + 8);
+    const valueSize = readU32(this.buf, at + 12);
+    // Lengths no record can have are a damaged header: do not read on their word.
+    if (keySize > MAX_KEY_SIZE || valueSize > MAX_VALUE_SIZE) return at;
+    const total = RECORD_HEADER_SIZE + keySize + valueSize;
+    return total <= avail ? this.ensure(pos, total) : at;
+  }
+}
+
 // An upper bound of the keys a segment holds: its put records, by a walk of the headers.
-function countPuts(p: Buffer): number {
+function countPuts(seg: Segment, w: Window): number {
   let count = 0;
-  for (let pos = SEGMENT_HEADER_SIZE; pos + RECORD_HEADER_SIZE <= p.length;) {
-    const type = p[pos + 4];
-    const valueSize = readU32(p, pos + 12);
+  for (let pos = SEGMENT_HEADER_SIZE; pos + RECORD_HEADER_SIZE <= seg.fileSize;) {
+    const at = w.ensure(pos, RECORD_HEADER_SIZE);
+    const type = w.buf[at + 4];
+    const valueSize = readU32(w.buf, at + 12);
     if (type === TYPE_PUT) count++;
     else if (type === TYPE_BATCH) count += Math.floor(valueSize / (RECORD_HEADER_SIZE + 1));
     else if (type !== TYPE_DELETE) break;
-    pos += RECORD_HEADER_SIZE + readU32(p, pos + 8) + valueSize;
+    pos += RECORD_HEADER_SIZE + readU32(w.buf, at + 8) + valueSize;
   }
   return count;
 }
@@ -89,11 +139,11 @@ class Scanner {
   private readonly h = new RecordHeader();
   private readonly old = new RecordHeader();
   private readonly scratch = Buffer.allocUnsafe(RECORD_HEADER_SIZE + 64 * 1024);
-  private slot = -1; // the segment being scanned, whose bytes are in `buf`
-  private buf: Buffer = Buffer.alloc(0);
-  private readonly contents = new Map<number, Buffer>(); // later segments read for damage checks
+  private slot = -1; // the segment being scanned, read through `window`
+  private readonly window = new Window();
+  private readonly contents = new Map<number, Buffer>(); // whole segments read for damage checks
   // The key being applied, for confirm().
-  private kBuf: Buffer = this.buf;
+  private kBuf: Buffer = this.scratch;
   private kAt = 0;
   private kLen = 0;
 
@@ -101,8 +151,8 @@ class Scanner {
     private readonly segments: Segment[], private readonly index: HashIndex, private readonly expiry: ExpiryCounter,
     private readonly report: RecoveryReport, private readonly fs: FileSystem) {}
 
+  // A whole later segment, for the damage rules (read once).
   private contentOf(i: number): Buffer {
-    if (i === this.slot) return this.buf;
     let b = this.contents.get(i);
     if (b === undefined) {
       b = this.segments[i].readAll();
@@ -115,9 +165,10 @@ class Scanner {
   private recBuf: Buffer = this.scratch;
   private recAt = 0;
   private recordAt(slot: number, off: number): void {
-    if (slot === this.slot) {
-      this.recBuf = this.buf;
-      this.recAt = off;
+    const w = this.window;
+    if (slot === this.slot && off >= w.start && off + RECORD_HEADER_SIZE + this.kLen <= w.end) {
+      this.recBuf = w.buf;
+      this.recAt = off - w.start;
       return;
     }
     const seg = this.segments[slot];
@@ -134,25 +185,24 @@ class Scanner {
   /** Scans segment i; returns where its valid data stops. */
   scan(i: number): number {
     const seg = this.segments[i];
+    const w = this.window.use(seg);
     this.slot = i;
-    this.buf = this.contents.get(i) ?? seg.readAll();
-    this.contents.delete(i);
-    const p = this.buf;
-    const size = p.length;
+    const size = seg.fileSize;
     try {
-      this.index.ensureRoomFor(countPuts(p));
+      this.index.ensureRoomFor(countPuts(seg, w));
     } catch (e) {
       full(e);
     }
     const h = this.h;
     let pos = SEGMENT_HEADER_SIZE;
     while (pos < size) {
-      const r = decodeRecord(p, pos, size - pos, h);
+      const at = w.ensureRecord(pos);
+      const r = decodeRecord(w.buf, at, size - pos, h);
       if (r === DecodeResult.Ok) {
         if (h.type === TYPE_PUT || h.type === TYPE_DELETE) {
-          this.applyRecord(h, p, pos, i, pos);
+          this.applyRecord(h, w.buf, at, i, pos);
         } else if (h.type === TYPE_BATCH) {
-          this.applyBatch(h, p, pos, i);
+          this.applyBatch(h, w.buf, at, i, pos);
         } else {
           this.applyClear(h, i);
         }
@@ -167,14 +217,25 @@ class Scanner {
     return Math.min(pos, size);
   }
 
-  // The segment's bytes while it is scanned (recovery truncates from them).
-  get current(): Buffer {
-    return this.buf;
+  /** Where the last non-zero byte of segment i after `from` ends (from if none). */
+  lastNonZero(i: number, from: number): number {
+    const seg = this.segments[i];
+    const w = this.window.use(seg);
+    let last = seg.fileSize;
+    while (last > from) {
+      const start = Math.max(from, last - WINDOW);
+      const at = w.ensure(start, last - start);
+      let j = last - start;
+      while (j > 0 && w.buf[at + j - 1] === 0) j--;
+      if (j > 0) return start + j;
+      last = start;
+    }
+    return from;
   }
 
   release(): void {
-    this.buf = Buffer.alloc(0);
     this.slot = -1;
+    this.contents.clear();
   }
 
   private applyRecord(h: RecordHeader, p: Buffer, at: number, slot: number, off: number): void {
@@ -219,18 +280,19 @@ class Scanner {
     }
   }
 
-  private applyBatch(h: RecordHeader, p: Buffer, pos: number, slot: number): void {
+  // A batch whose bytes are at p[at] and whose file offset is pos.
+  private applyBatch(h: RecordHeader, p: Buffer, at: number, slot: number, pos: number): void {
     // The batch's CRC covered every inner record: inner damage means a writer bug.
-    let at = pos + RECORD_HEADER_SIZE;
+    let rel = RECORD_HEADER_SIZE;
     let left = h.valueSize;
     const inner = new RecordHeader();
     while (left > 0) {
-      if (decodeRecord(p, at, left, inner) !== DecodeResult.Ok || (inner.type !== TYPE_PUT && inner.type !== TYPE_DELETE)) {
+      if (decodeRecord(p, at + rel, left, inner) !== DecodeResult.Ok || (inner.type !== TYPE_PUT && inner.type !== TYPE_DELETE)) {
         throw corruption(`malformed batch at ${pos}`);
       }
       const n = inner.totalSize;
-      this.applyRecord(inner, p, at, slot, at);
-      at += n;
+      this.applyRecord(inner, p, at + rel, slot, pos + rel);
+      rel += n;
       left -= n;
     }
   }
@@ -245,12 +307,13 @@ class Scanner {
   }
 
   // Damage at pos of segment i: -1 for a torn tail (stop), else where to resume (repair).
+  // The rest of the segment is read whole (once per segment, however many ranges repair drops).
   private damage(i: number, pos: number): number {
     const seg = this.segments[i];
-    const p = this.buf;
-    const size = p.length;
-    const from = innerRecordsEnd(p, pos, size);
-    const found = intactRecordAfter(p, from > pos ? from - 1 : pos, size);
+    const size = seg.fileSize;
+    const all = this.contentOf(i);
+    const from = innerRecordsEnd(all, pos, size);
+    const found = intactRecordAfter(all, from > pos ? from - 1 : pos, size);
     let moreLater = false;
     for (let j = i + 1; j < this.segments.length && found < 0 && !moreLater; j++) {
       const later = this.contentOf(j);
@@ -259,7 +322,7 @@ class Scanner {
     if (found < 0 && !moreLater) {
       // The tail of the log: count the non-zero bytes dropped (zero-fill is not data).
       let last = size;
-      while (last > pos && p[last - 1] === 0) last--;
+      while (last > pos && all[last - 1] === 0) last--;
       this.report.discardedBytes += last - pos;
       return -1;
     }
@@ -333,9 +396,7 @@ export function recover(fs: FileSystem, dir: string, options: RecoveryOptions, h
     report.segments++;
     // Cut garbage after the last good record; keep the newest segment's zero-filled space.
     const newest = i + 1 === segments.length;
-    const p = scanner.current;
-    let last = cur.fileSize;
-    while (newest && last > end && p[last - 1] === 0) last--;
+    const last = newest ? scanner.lastNonZero(i, end) : cur.fileSize;
     if (last > end && !options.readOnly) cur.truncateTo(end);
     scanner.release();
     cur.end = end;

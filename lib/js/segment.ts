@@ -93,9 +93,16 @@ export class Segment {
     this.fileSize = this.fs.fileSizeSync(this.fd, this.path);
   }
 
-  /** The whole file, for the recovery scan. */
+  /** Reads up to len bytes at pos into buf[off]; fewer only at the end of the file. */
+  read(buf: Buffer, off: number, len: number, pos: number): number {
+    return this.fs.readSegmentSync(this.fd, buf, off, len, pos, this.path);
+  }
+
+  /** The whole file (recovery's damage rules look past the damage). */
   readAll(): Buffer {
-    return this.fs.readFileSync(this.fd, this.fileSize, this.path);
+    const buf = Buffer.allocUnsafe(this.fileSize);
+    const got = this.read(buf, 0, this.fileSize, 0);
+    return got === this.fileSize ? buf : buf.subarray(0, got);
   }
 
   /**

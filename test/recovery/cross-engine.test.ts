@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { open, type Store } from '../../lib/index';
 import type { EngineName } from '../helpers/engines';
 import { runUntilKilled } from '../helpers/child';
-import { prng, readRecords, segmentFiles } from '../helpers/format';
+import { flipByte, prng, readRecords, segmentFiles } from '../helpers/format';
 import { tmpdir } from '../helpers/tmpdir';
 
 const CHILD = path.join(__dirname, '..', 'helpers', 'cross-engine-child.mjs');
@@ -127,6 +127,44 @@ describe('the files of both engines, for random sequences', () => {
       expect([...files.js.keys()], context).toEqual([...files.native.keys()]);
       for (const [name, bytes] of files.native) expect(files.js.get(name)?.equals(bytes), `${context}: ${name}`).toBe(true);
     }
+  });
+});
+
+describe('the js engine reading a segment larger than its 4 MiB read window', () => {
+  it('recovers every record, those across the window boundaries and a large one included', async () => {
+    const dir = tmpdir('hashlog-window-');
+    const db = await open(dir, { engine: 'native', durability: 'none' });
+    const model: Model = new Map();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 60_000; i++) {
+      const v = `value-${i}-${'w'.repeat(i % 173)}`;
+      model.set(`key${i % 50_000}`, v);
+      pending.push(db.put(`key${i % 50_000}`, v));
+      if (i === 30_000) {
+        const big = 'B'.repeat(5 << 20); // larger than the window itself
+        model.set('big', big);
+        pending.push(db.put('big', big));
+      }
+    }
+    await Promise.all(pending);
+    await db.close();
+    expect(segmentFiles(dir).length).toBe(1);
+    expect(fs.statSync(segmentFiles(dir)[0]).size).toBeGreaterThan(3 * (4 << 20));
+    const js = await open(dir, { engine: 'js' });
+    expect(js.size).toBe(model.size);
+    for (const [k, v] of model) expect(js.get(k)?.toString(), k).toBe(v);
+    expect(js.recovery.discardedBytes).toBe(0);
+    await js.close();
+    // Damage past the first windows: reported where it is, and salvaged with repair.
+    const file = segmentFiles(dir)[0];
+    const victim = readRecords(file).find((r) => r.offset > 9 << 20) as { offset: number; size: number };
+    flipByte(file, victim.offset + 40);
+    const err = await open(dir, { engine: 'js' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'HASHLOG_CORRUPTION' });
+    expect((err as Error).message).toContain(`at offset ${victim.offset}`);
+    const repaired = await open(dir, { engine: 'js', repair: true });
+    expect(repaired.recovery.dropped).toEqual([`${path.basename(file)}@${victim.offset}+${victim.size}`]);
+    await repaired.close();
   });
 });
 
