@@ -2,7 +2,7 @@
 // them in file order; the newer sequence number wins where a key appears twice
 // (native/recovery.h, docs/FORMAT.md "Recovery" for the damage rules).
 //
-// Without mmap, a segment is read through a sliding window of a few MiB (grown for a record
+// Without mmap, a segment is read through a sliding window of 1 MiB (grown for a record
 // larger than that), so open needs no RAM in proportion to the log; a key outside the window
 // is read back with pread when an overwrite must confirm it. Damage, which is rare, reads
 // the rest of the log whole.
@@ -74,7 +74,7 @@ function innerRecordsEnd(p: Buffer, pos: number, size: number): number {
   return at;
 }
 
-const WINDOW = 4 << 20;
+const WINDOW = 1 << 20; // one read per MiB costs nothing next to the scan; RAM is what it saves
 
 // A sliding window over one segment file at a time: the bytes [start, end) of it in buf.
 class Window {
