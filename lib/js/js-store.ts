@@ -105,7 +105,6 @@ export class JsStore implements NativeStore {
     repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean): Promise<void> {
     if (this.opened || this.closed) throw invalid('store already opened');
     this.opened = true;
-    await Promise.resolve(); // open() is asynchronous for callers, as the native one is
     this.o = { sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly };
     this.dir = dir;
     try {
@@ -115,7 +114,7 @@ export class JsStore implements NativeStore {
         this.fs.mkdirSync(dir);
         this.lock.acquire(dir);
       }
-      this.recover();
+      await this.recover();
     } catch (e) {
       for (const s of this.segments) s.close();
       this.segments = [];
@@ -126,9 +125,9 @@ export class JsStore implements NativeStore {
     }
   }
 
-  private recover(): void {
+  private async recover(): Promise<void> {
     const o = this.options;
-    this.report = recover(this.fs, this.dir, { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize },
+    this.report = await recover(this.fs, this.dir, { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize },
       this.hasher, this.segments, this.index, this.expiry);
     for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
     this.seq = this.report.maxSeq;

@@ -74,6 +74,7 @@ function innerRecordsEnd(p: Buffer, pos: number, size: number): number {
   return at;
 }
 
+const YIELD_BYTES = 4 << 20; // ~10 ms of scanning on the project machine
 const WINDOW = 1 << 20; // one read per MiB costs nothing next to the scan; RAM is what it saves
 
 // A sliding window over one segment file at a time: the bytes [start, end) of it in buf.
@@ -182,8 +183,11 @@ class Scanner {
     return recordHasKey(this.recBuf, this.recAt, this.kBuf, this.kAt, this.kLen);
   };
 
-  /** Scans segment i; returns where its valid data stops. */
-  scan(i: number): number {
+  /**
+   * Scans segment i; resolves to where its valid data stops. It yields to the event loop every
+   * YIELD_BYTES, so a long open does not stall the process (native opens on the pool).
+   */
+  async scan(i: number): Promise<number> {
     const seg = this.segments[i];
     const w = this.window.use(seg);
     this.slot = i;
@@ -195,7 +199,12 @@ class Scanner {
     }
     const h = this.h;
     let pos = SEGMENT_HEADER_SIZE;
+    let yieldAt = pos + YIELD_BYTES;
     while (pos < size) {
+      if (pos >= yieldAt) {
+        yieldAt = pos + YIELD_BYTES;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const at = w.ensureRecord(pos);
       const r = decodeRecord(w.buf, at, size - pos, h);
       if (r === DecodeResult.Ok) {
@@ -357,8 +366,8 @@ function checkHeader(seg: Segment, newest: boolean, repair: boolean, fs: FileSys
  * segment whose header never reached the disk is removed. On failure the caller closes
  * whatever is in `segments`.
  */
-export function recover(fs: FileSystem, dir: string, options: RecoveryOptions, hasher: Hasher, segments: Segment[],
-  index: HashIndex, expiry: ExpiryCounter): RecoveryReport {
+export async function recover(fs: FileSystem, dir: string, options: RecoveryOptions, hasher: Hasher, segments: Segment[],
+  index: HashIndex, expiry: ExpiryCounter): Promise<RecoveryReport> {
   const start = performance.now();
   const report: RecoveryReport = {
     segments: 0, records: 0, bytesScanned: 0, discardedBytes: 0, dropped: [], maxSeq: 0, nextFileNumber: 1, millis: 0,
@@ -392,7 +401,7 @@ export function recover(fs: FileSystem, dir: string, options: RecoveryOptions, h
   const scanner = new Scanner(options, hasher, segments, index, expiry, report, fs);
   for (let i = 0; i < segments.length; i++) {
     const cur = segments[i];
-    const end = scanner.scan(i);
+    const end = await scanner.scan(i);
     report.segments++;
     // Cut garbage after the last good record; keep the newest segment's zero-filled space.
     const newest = i + 1 === segments.length;
