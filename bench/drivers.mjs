@@ -50,9 +50,11 @@ export function packageVersion(name) {
 // stored syncs their write-ahead log, which covers every earlier write, and leaves no live key.
 const SYNC_KEY = Buffer.from('~bench-sync-marker~');
 
-export const DRIVERS = {
-  hashlog: {
-    title: 'hashlog',
+// hashlog on one of its engines: the C++ addon ('native') or the pure-TypeScript engine
+// ('js', the same files and design without mmap or a flush thread; docs/DESIGN.md).
+function hashlogDriver(engine) {
+  return {
+    title: engine === 'native' ? 'hashlog' : 'hashlog (js engine)',
     packages: [],
     async load() {
       // The repo root package: dist/index.js plus the addon in build/ or prebuilds/.
@@ -67,8 +69,12 @@ export const DRIVERS = {
         bulkLoad:
           "a store opened with durability 'none'; puts in windows of 1,000 (issue 1,000, await them), then `flush()`",
         reads: 'sync `get`; async `getAsync` and batched `getMany` when this build has them (feature-detected)',
+        notes: engine === 'js'
+          ? ["hashlog-js is hashlog's pure-TypeScript engine (`open(dir, { engine: 'js' })`): a GET is a `pread`, not a read of mapped memory; `getAsync` is one `fs.read` on the libuv pool per read."]
+          : undefined,
         async open(dir, { durable }) {
-          const db = await hashlog.open(dir, { durability: durable ? 'sync' : 'none' });
+          const db = await hashlog.open(dir, { durability: durable ? 'sync' : 'none', engine });
+          if (db.engine !== engine) throw new Error(`asked for the ${engine} engine, got ${db.engine}`);
           return {
             get: (k) => db.get(k),
             getAsync: typeof db.getAsync === 'function' ? (k) => db.getAsync(k) : undefined,
@@ -84,7 +90,12 @@ export const DRIVERS = {
         },
       };
     },
-  },
+  };
+}
+
+export const DRIVERS = {
+  hashlog: hashlogDriver('native'),
+  'hashlog-js': hashlogDriver('js'),
 
   lmdb: {
     title: 'lmdb (lmdb-js)',
@@ -275,6 +286,8 @@ export const DRIVERS = {
 
 /** Accepted spellings of the engine names (the npm package names too). */
 export const ALIASES = {
+  'hashlog-native': 'hashlog',
+  js: 'hashlog-js',
   'lmdb-js': 'lmdb',
   'classic-level': 'level',
   leveldb: 'level',

@@ -65,8 +65,12 @@ export interface NativeStore {
   setClockOffset(ms: number): void;
 }
 
-/** A syscall of the I/O seam that tests can make fail (native/file.h). */
-export type FaultOp = 'open' | 'pwrite' | 'allocate' | 'fdatasync' | 'syncdir' | 'ftruncate' | 'mmap' | 'rename' | 'unlink';
+/**
+ * A syscall of the I/O seam that tests can make fail (native/file.h, lib/js/file.ts).
+ * 'read' is the js engine's whole-segment read at open, where the native engine maps ('mmap').
+ */
+export type FaultOp = 'open' | 'pwrite' | 'allocate' | 'fdatasync' | 'syncdir' | 'ftruncate' | 'mmap' | 'rename' | 'unlink'
+  | 'read';
 
 export interface NativeBinding {
   NativeStore: new (keyBuffer: Buffer, valueBuffer: Buffer, metaBuffer: Buffer, onFlush: FlushCallback) => NativeStore;
@@ -75,13 +79,20 @@ export interface NativeBinding {
 }
 
 let cached: NativeBinding | undefined;
+let loader: (() => NativeBinding) | undefined;
 
 /** Loads the addon (throws the loader's error when no build or prebuild fits). */
 export function loadBinding(): NativeBinding {
+  if (loader !== undefined) return loader();
   if (cached === undefined) {
     const binding = nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;
     binding.setErrorClass(HashlogError);
     cached = binding;
   }
   return cached;
+}
+
+/** @internal Tests: replaces the addon loader (undefined restores it), to simulate a missing build. */
+export function _setBindingLoaderForTesting(fn: (() => NativeBinding) | undefined): void {
+  loader = fn;
 }

@@ -4,6 +4,9 @@ import { rangeError, typeError } from './errors';
 /** How long a write waits before its promise resolves. */
 export type Durability = 'sync' | 'none';
 
+/** Which engine runs a store: the C++ addon, the pure-TypeScript one, or native when it loads. */
+export type EngineChoice = 'auto' | 'native' | 'js';
+
 export interface OpenOptions {
   /**
    * 'sync' (default): a write resolves after the fdatasync that covers it.
@@ -33,6 +36,12 @@ export interface OpenOptions {
    * the bytes to scan (for a progress display), and once more when recovery is done.
    */
   onProgress?: (scannedBytes: number, totalBytes: number) => void;
+  /**
+   * 'auto' (default): the native engine when the addon loads, else the pure-TypeScript one
+   * (with one process warning). 'native': fail with HASHLOG_NOT_SUPPORTED if the addon cannot
+   * load. 'js': the pure-TypeScript engine. Both read and write the same files.
+   */
+  engine?: EngineChoice;
 }
 
 /** Per-write options of put(). At most one of the two. */
@@ -53,6 +62,7 @@ export interface ResolvedOptions {
   maxDiskBytes: number;
   readOnly: boolean;
   onProgress: ((scannedBytes: number, totalBytes: number) => void) | undefined;
+  engine: EngineChoice;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -69,6 +79,7 @@ const DEFAULTS: ResolvedOptions = {
   maxDiskBytes: 0,
   readOnly: false,
   onProgress: undefined,
+  engine: 'auto',
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -105,6 +116,12 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
   if (user.onProgress !== undefined) {
     if (typeof user.onProgress !== 'function') throw typeError('onProgress must be a function');
     o.onProgress = user.onProgress;
+  }
+  if (user.engine !== undefined) {
+    if (user.engine !== 'auto' && user.engine !== 'native' && user.engine !== 'js') {
+      throw typeError(`engine must be 'auto', 'native' or 'js', got ${String(user.engine)}`);
+    }
+    o.engine = user.engine;
   }
   if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
   if (user.maxDiskBytes !== undefined) {

@@ -1,8 +1,9 @@
 // Store: the public API over the native engine: validation, key encoding, lifecycle, and
 // the promises that settle when the flush thread reports a commit group durable.
-import { loadBinding, type FaultOp, type NativeRecovery, type NativeStore } from './binding';
+import { loadBinding, type FaultOp, type FlushCallback, type NativeRecovery, type NativeStore } from './binding';
 import { copySegments, type BackupReport } from './backup';
 import { closedError, HashlogError, rangeError, typeError } from './errors';
+import { JsStore } from './js/js-store';
 import {
   MAX_KEY_SIZE, resolveExpiry, resolveOptions, type OpenOptions, type PutOptions, type ResolvedOptions,
 } from './options';
@@ -73,6 +74,33 @@ interface FlushWaiter {
   reject: (e: Error) => void;
 }
 
+/** The engine a store runs on. */
+export type EngineName = 'native' | 'js';
+
+let warnedFallback = false;
+
+// Builds the engine `choice` asks for (docs/api.md, the `engine` option).
+function createEngine(choice: ResolvedOptions['engine'], keyBuf: Buffer, valueBuf: Buffer, metaBuf: Buffer,
+  onFlush: FlushCallback): [NativeStore, EngineName] {
+  if (choice === 'js') return [new JsStore(keyBuf, valueBuf, metaBuf, onFlush), 'js'];
+  let Native: ReturnType<typeof loadBinding>['NativeStore'];
+  try {
+    Native = loadBinding().NativeStore;
+  } catch (e) {
+    if (choice === 'native') {
+      throw new HashlogError('the native engine cannot be loaded (no build or prebuild fits this platform)',
+        'HASHLOG_NOT_SUPPORTED', { cause: e });
+    }
+    if (!warnedFallback) {
+      warnedFallback = true;
+      process.emitWarning(`hashlog: the native addon cannot be loaded (${(e as Error).message}); using the pure-TypeScript engine`,
+        { code: 'HASHLOG_JS_FALLBACK' });
+    }
+    return [new JsStore(keyBuf, valueBuf, metaBuf, onFlush), 'js'];
+  }
+  return [new Native(keyBuf, valueBuf, metaBuf, onFlush), 'native'];
+}
+
 function makeCohort(gen: number): Cohort {
   let resolve!: () => void;
   let reject!: (e: Error) => void;
@@ -87,6 +115,7 @@ export class Store {
   readonly location: string;
   readonly options: Readonly<ResolvedOptions>;
   private readonly native: NativeStore;
+  private readonly engineName: EngineName;
   private readonly keyBuf = Buffer.allocUnsafe(MAX_KEY_SIZE);
   private readonly valueBuf = Buffer.allocUnsafe(VALUE_BUFFER_SIZE);
   private readonly metaBuf = Buffer.alloc(MANY_MAX * 8);
@@ -116,8 +145,7 @@ export class Store {
     this.location = location;
     this.options = Object.freeze({ ...options });
     this.syncMode = options.durability === 'sync';
-    const { NativeStore: Native } = loadBinding();
-    this.native = new Native(this.keyBuf, this.valueBuf, this.metaBuf,
+    [this.native, this.engineName] = createEngine(options.engine, this.keyBuf, this.valueBuf, this.metaBuf,
       (w, s, rf, rl, err) => this.onFlush(w, s, rf, rl, err));
   }
 
@@ -154,9 +182,9 @@ export class Store {
     return this.cohorts.length === 0 ? undefined : this.cohorts[this.cohorts.length - 1].promise;
   }
 
-  /** Which engine runs this store. */
-  get engine(): 'native' {
-    return 'native';
+  /** Which engine runs this store: 'native' (the C++ addon) or 'js' (pure TypeScript). */
+  get engine(): EngineName {
+    return this.engineName;
   }
 
   /** The value stored under key, or undefined. Synchronous: no syscall when the page is cached. */

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { createServer } from '../server/server';
-import type { Durability } from '../options';
+import type { Durability, EngineChoice } from '../options';
 import { VERSION } from '../version';
 import { CliError, openDir } from './open-dir';
 
@@ -18,6 +18,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   maxValueSize?: string;
+  engine: string;
 }
 
 function int(name: string, v: string, min: number): number {
@@ -32,11 +33,13 @@ function log(line: string): void {
 
 async function serve(o: ServeOptions): Promise<void> {
   if (o.durability !== 'sync' && o.durability !== 'none') throw new CliError('--durability must be sync or none', 2);
+  if (!['auto', 'native', 'js'].includes(o.engine)) throw new CliError('--engine must be auto, native or js', 2);
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', 2);
   const password = o.requirepass ?? process.env.HASHLOG_PASSWORD;
   log(`hashlog ${VERSION} (node ${process.version}, pid ${process.pid}): opening ${o.dir}`);
   const db = await openDir(o.dir, {
     durability: o.durability as Durability,
+    engine: o.engine as EngineChoice,
     ...(o.maxValueSize === undefined ? {} : { maxValueSize: int('--max-value-size', o.maxValueSize, 0) }),
   });
   const r = db.recovery;
@@ -86,6 +89,7 @@ export function registerServe(program: Command): void {
     .option('--max-clients <n>', 'most simultaneous clients', '10000')
     .option('--timeout <seconds>', 'close clients idle this long (0: never)', '0')
     .option('--max-value-size <bytes>', 'largest value accepted')
+    .option('--engine <engine>', 'auto: native when the addon loads, else js; native; js', 'auto')
     .option('--tls-cert <file>', 'serve TLS with this certificate (PEM)')
     .option('--tls-key <file>', 'the TLS private key (PEM)')
     .action(serve);

@@ -1,13 +1,13 @@
 // Child process for test/conformance/model.test.ts: writes one value as the first record of a
 // fresh store and reads it back, in a process of its own because a wrong read here can crash.
 //
-//   node first-record-child.cjs <dir> <segmentSize> <valueLength>
+//   node first-record-child.cjs <dir> <segmentSize> <valueLength> [engine]
 //
 // Prints one JSON line: {"afterPut": <first wrong byte or -1>, "afterReopen": <same>}.
 'use strict';
 const { open } = require('../../dist/index.js');
 
-const [dir, segmentSizeArg, lengthArg] = process.argv.slice(2);
+const [dir, segmentSizeArg, lengthArg, engine = 'auto'] = process.argv.slice(2);
 const segmentSize = Number(segmentSizeArg);
 const value = Buffer.alloc(Number(lengthArg));
 for (let i = 0; i < value.length; i++) value[i] = (i * 7 + 1) & 0xff;
@@ -20,11 +20,11 @@ function firstWrongByte(got) {
 }
 
 (async () => {
-  let db = await open(dir, { durability: 'sync', segmentSize });
+  let db = await open(dir, { durability: 'sync', segmentSize, engine });
   await db.put('a', value);
   const afterPut = firstWrongByte(db.get('a'));
   await db.close();
-  db = await open(dir, { durability: 'sync', segmentSize });
+  db = await open(dir, { durability: 'sync', segmentSize, engine });
   const afterReopen = firstWrongByte(db.get('a'));
   await db.close();
   process.stdout.write(JSON.stringify({ afterPut, afterReopen }) + '\n');

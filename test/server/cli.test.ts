@@ -33,14 +33,16 @@ describe('hashlog serve', () => {
     await db.close();
   });
 
-  it('SHUTDOWN stops the server cleanly', async () => {
+  it('SHUTDOWN stops the server cleanly; --engine js serves the same files', async () => {
     const dir = tmpdir();
-    const s = await serve(['--dir', dir]);
+    const s = await serve(['--dir', dir, '--engine', 'js']);
     const c = client(s.port);
     await c.set('k', 'v');
+    expect(await c.info('server')).toContain('hashlog_engine:js');
     await c.call('SHUTDOWN').catch(() => undefined);
     expect(await s.exited).toBe(0);
     c.disconnect();
+    expect(hashlog(['get', dir, 'k']).stdout).toBe('v'); // the native engine reads it
   });
 
   it('after kill -9 with clients writing, a restarted server has every acknowledged write', async () => {

@@ -1,0 +1,754 @@
+// JsStore: the pure-TypeScript engine behind the NativeStore contract of lib/binding.ts, so
+// lib/store.ts runs on either engine. It mirrors native/store.cc: the same files, records,
+// index, recovery, limits, group commit, rollback and fail-stop; see docs/DESIGN.md, "The
+// js engine", for where it differs (pread instead of mmap, HalfSipHash, the LOCK file alone).
+//
+// Reads see every write as soon as put/del returns; a write is durable when the generation
+// it returned is reported synced (durability 'sync') or written ('none').
+import type { FaultOp, FlushCallback, NativeRecovery, NativeStats, NativeStore } from '../binding';
+import { HashlogError } from '../errors';
+import { ExpiryCounter } from './expiry-counter';
+import { FileSystem, type JsFaultOp } from './file';
+import { Hasher } from './hash';
+import { HashIndex, IndexFullError } from './hash-index';
+import { LockFile } from './lock-file';
+import {
+  decodeHeader, encodeHeaderInPlace, encodeRecord, MAX_KEY_SIZE, MAX_VALUE_SIZE, RECORD_HEADER_SIZE, RecordHeader,
+  recordHasKey, readU32, readU64, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT,
+} from './log-format';
+import { failedError, LogWriter, type FlushEvent, type UndoEntry } from './log-writer';
+import { recover, type RecoveryReport } from './recovery';
+import { Segment } from './segment';
+
+const MAX_SEGMENT_SLOTS = 0xffff;
+const BATCH_OP_HEADER = 24; // lib/store.ts encodes batch operations with this header
+const PREALLOC_CHUNK = 1 << 20;
+const TWO32 = 2 ** 32;
+// Bytes read past a record's key on a GET, so a small value comes with the same pread.
+const READ_AHEAD = 1024;
+
+const invalid = (m: string): HashlogError => new HashlogError(m, 'HASHLOG_INVALID_ARGUMENT');
+const fullError = (m: string): HashlogError => new HashlogError(m, 'HASHLOG_FULL');
+
+interface Options {
+  sync: boolean;
+  flushIntervalMs: number;
+  segmentSize: number;
+  maxValueSize: number;
+  repair: boolean;
+  maxKeys: number;
+  maxDiskBytes: number;
+  readOnly: boolean;
+}
+
+interface BatchOp {
+  type: number;
+  keyAt: number;
+  keyLen: number;
+  valueAt: number;
+  valueLen: number;
+  expiresAt: number;
+}
+
+export class JsStore implements NativeStore {
+  private readonly fs = new FileSystem();
+  private readonly lock = new LockFile(this.fs);
+  private readonly hasher = new Hasher();
+  private readonly index = new HashIndex();
+  private readonly expiry = new ExpiryCounter();
+  private segments: Segment[] = [];
+  private readonly progress = { done: 0, total: 0 };
+  private active: Segment | undefined;
+  private writer: LogWriter | undefined;
+  private report: RecoveryReport | undefined;
+  private o: Options | undefined;
+  private dir = '';
+  private seq = 0;
+  private nextFileNumber = 1;
+  private lastGen = 0;
+  private logBytes = 0;
+  private clockOffsetMs = 0;
+  private failed: HashlogError | undefined;
+  private opened = false;
+  private closed = false;
+  private readonly manyMax: number;
+  private readonly manyLengths: Uint32Array;
+  private readonly manySizes: Int32Array;
+  // The record a lookup found: its bytes at recBuf[recAt] (the read buffer or a commit group).
+  private readonly readBuf = Buffer.allocUnsafe(RECORD_HEADER_SIZE + MAX_KEY_SIZE + READ_AHEAD);
+  private recBuf: Buffer = this.readBuf;
+  private recAt = 0;
+  private recGot = 0; // bytes of the record at recBuf[recAt] that are valid
+  private readonly h = new RecordHeader();
+  private readonly old = new RecordHeader();
+  // The key being looked up, for confirm(): keyBuf-like bytes at kAt.
+  private kBuf: Buffer;
+  private kAt = 0;
+  private kLen = 0;
+  private readAhead = 0;
+  private tag = 0;
+  private extra = 0;
+
+  constructor(private readonly keyBuf: Buffer, private readonly valueBuf: Buffer, metaBuf: Buffer,
+    private readonly onFlush: FlushCallback) {
+    if (!Buffer.isBuffer(keyBuf) || !Buffer.isBuffer(valueBuf) || !Buffer.isBuffer(metaBuf) || typeof onFlush !== 'function') {
+      throw new TypeError('JsStore(keyBuffer, valueBuffer, metaBuffer, onFlush)');
+    }
+    this.kBuf = keyBuf;
+    this.manyMax = Math.floor(metaBuf.length / 8);
+    this.manyLengths = new Uint32Array(metaBuf.buffer, metaBuf.byteOffset, this.manyMax);
+    this.manySizes = new Int32Array(metaBuf.buffer, metaBuf.byteOffset + this.manyMax * 4, this.manyMax);
+  }
+
+  // ---- open and close ----
+
+  async open(dir: string, sync: boolean, flushIntervalMs: number, segmentSize: number, maxValueSize: number,
+    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean): Promise<void> {
+    if (this.opened || this.closed) throw invalid('store already opened');
+    this.opened = true;
+    this.o = { sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly };
+    this.dir = dir;
+    try {
+      if (readOnly) {
+        this.lock.acquireShared(dir);
+      } else {
+        this.fs.mkdirSync(dir);
+        this.lock.acquire(dir);
+      }
+      await this.recover();
+    } catch (e) {
+      for (const s of this.segments) s.close();
+      this.segments = [];
+      this.lock.release();
+      this.closed = true;
+      if (e instanceof IndexFullError) throw fullError(e.message);
+      throw e;
+    }
+  }
+
+  private async recover(): Promise<void> {
+    const o = this.options;
+    this.report = await recover(this.fs, this.dir,
+      { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize, progress: this.progress },
+      this.hasher, this.segments, this.index, this.expiry);
+    for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
+    this.seq = this.report.maxSeq;
+    if (o.readOnly) return; // no writer, no new segment
+    this.nextFileNumber = this.report.nextFileNumber;
+    if (this.segments.length === 0) {
+      const seg = new Segment(this.fs, this.dir, this.nextFileNumber++, 0);
+      seg.reserve = o.segmentSize;
+      seg.createSync();
+      this.segments.push(seg);
+      this.fs.syncDirSync(this.dir);
+      seg.end = SEGMENT_HEADER_SIZE;
+    }
+    this.active = this.segments[this.segments.length - 1];
+    // Zero-fill ahead only when every group is synced (docs/DESIGN.md, "Zero-filled segments").
+    const chunk = o.sync ? Math.min(PREALLOC_CHUNK, Math.ceil(o.segmentSize / 4096) * 4096) : 0;
+    this.writer = new LogWriter(this.fs, this.dir, o.sync, o.flushIntervalMs, chunk, this.active,
+      (ev) => this.handleFlushEvent(ev));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const w = this.writer;
+    const finish = (): void => {
+      for (const s of this.segments) s.close();
+      this.segments = [];
+      this.active = undefined;
+      this.lock.release();
+    };
+    if (w === undefined) {
+      finish();
+      return;
+    }
+    w.stopNow();
+    // A write still in flight on the pool must not find its descriptor closed (or reused).
+    if (w.busy) void w.idle().then(finish);
+    else finish();
+  }
+
+  setActive(): void {
+    // Pending fs requests keep the event loop alive by themselves.
+  }
+
+  // ---- reads ----
+
+  private get options(): Options {
+    if (this.o === undefined) throw invalid('store is not open');
+    return this.o;
+  }
+
+  private ready(): void {
+    if (!this.opened || this.closed || this.o === undefined) throw new HashlogError('store is closed', 'HASHLOG_CLOSED');
+  }
+
+  private now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  private expired(h: RecordHeader): boolean {
+    return h.expiresAt !== 0 && h.expiresAt <= this.now();
+  }
+
+  // Points recBuf/recAt at the record at (slot, off), with at least `want` bytes of it
+  // (fewer at the end of the file). A record below flushedEnd is in the file.
+  private locate(slot: number, off: number, want: number): void {
+    const seg = this.segments[slot];
+    if (off < seg.flushedEnd) {
+      this.recGot = this.fs.preadSync(seg.fd, this.readBuf, 0, Math.min(want, this.readBuf.length), off, seg.path);
+      this.recBuf = this.readBuf;
+      this.recAt = 0;
+      return;
+    }
+    const w = this.writer;
+    if (w === undefined || !w.findPending(seg, off, RECORD_HEADER_SIZE)) {
+      throw new HashlogError(`record at ${seg.path}@${off} is missing`, 'HASHLOG_CORRUPTION');
+    }
+    this.recBuf = w.pendingBuf;
+    this.recAt = w.pendingAt;
+    this.recGot = w.pendingBuf.length - w.pendingAt;
+  }
+
+  private readonly confirm = (slot: number, off: number): boolean => {
+    this.locate(slot, off, RECORD_HEADER_SIZE + this.kLen + this.readAhead);
+    return recordHasKey(this.recBuf, this.recAt, this.kBuf, this.kAt, this.kLen);
+  };
+
+  // Hashes the key at buf[at, at + len) and finds its entry (-1 if none); on a hit the
+  // record is at recBuf[recAt] and its header in this.h.
+  private findKey(buf: Buffer, at: number, len: number, readAhead: number): number {
+    this.hasher.hash(buf, at, len);
+    this.tag = HashIndex.tagOf(this.hasher.hi);
+    this.extra = this.hasher.lo & 0xffff;
+    this.kBuf = buf;
+    this.kAt = at;
+    this.kLen = len;
+    this.readAhead = readAhead;
+    const e = this.index.find(this.tag, this.extra, this.confirm);
+    if (e >= 0) decodeHeader(this.recBuf, this.recAt, this.h);
+    return e;
+  }
+
+  private checkKey(keyLength: number): void {
+    if (!(keyLength > 0 && keyLength <= MAX_KEY_SIZE)) throw invalid('key size out of range');
+  }
+
+  // The live record of the key in keyBuf[0, n) (header in this.h), or false.
+  private findLive(n: number, readAhead: number): boolean {
+    this.checkKey(n);
+    return this.findKey(this.keyBuf, 0, n, readAhead) >= 0 && !this.expired(this.h);
+  }
+
+  // Copies the found record's value into target (when it fits); returns its length.
+  private copyValue(target: Buffer): number {
+    const h = this.h;
+    const size = h.valueSize;
+    if (size > target.length) return size;
+    const start = this.recAt + RECORD_HEADER_SIZE + h.keySize;
+    const have = Math.max(0, Math.min(size, this.recGot - RECORD_HEADER_SIZE - h.keySize));
+    this.recBuf.copy(target, 0, start, start + have);
+    if (have < size) {
+      // A value longer than the read-ahead: read the rest straight into the target.
+      const e = this.index.find(this.tag, this.extra, this.confirm); // re-locates the record
+      const seg = this.segments[this.index.slotOf(e)];
+      const off = this.index.offsetOf(e) + RECORD_HEADER_SIZE + h.keySize + have;
+      this.fs.preadSync(seg.fd, target, have, size - have, off, seg.path);
+    }
+    return size;
+  }
+
+  get(keyLength: number): number {
+    this.ready();
+    if (!this.findLive(keyLength, READ_AHEAD)) return -1;
+    return this.copyValue(this.valueBuf);
+  }
+
+  getInto(keyLength: number, target: Buffer): number {
+    this.ready();
+    if (!this.findLive(keyLength, READ_AHEAD)) return -1;
+    return this.copyValue(target);
+  }
+
+  has(keyLength: number): boolean {
+    this.ready();
+    return this.findLive(keyLength, 0);
+  }
+
+  expiresAt(keyLength: number): number {
+    this.ready();
+    return this.findLive(keyLength, 0) ? this.h.expiresAt : -1;
+  }
+
+  getMany(count: number): number {
+    this.ready();
+    const n = Math.min(count, this.manyMax);
+    let keyAt = 0;
+    let used = 0;
+    for (let i = 0; i < n; i++) {
+      const len = this.manyLengths[i];
+      this.checkKey(len);
+      let size = -1;
+      if (this.findKey(this.keyBuf, keyAt, len, READ_AHEAD) >= 0 && !this.expired(this.h)) {
+        size = this.h.valueSize;
+        if (used + size > this.valueBuf.length) return i; // the caller continues from here
+        this.copyValue(this.valueBuf.subarray(used));
+        used += size;
+      }
+      this.manySizes[i] = size;
+      keyAt += len;
+    }
+    return n;
+  }
+
+  getAsync(keyLength: number): Promise<Buffer | undefined> {
+    this.ready();
+    this.checkKey(keyLength);
+    // The probe touches only the index (RAM) now; the records, which may be cold, are read
+    // on the libuv pool (native Store::Locate). A candidate still in a commit group is
+    // answered at once, from memory.
+    this.hasher.hash(this.keyBuf, 0, keyLength);
+    const candidates: number[] = [];
+    let pending = false;
+    this.index.candidates(HashIndex.tagOf(this.hasher.hi), this.hasher.lo & 0xffff, (slot, off) => {
+      if (off < this.segments[slot].flushedEnd) candidates.push(slot, off);
+      else pending = true;
+      return false;
+    });
+    if (pending) {
+      if (!this.findLive(keyLength, READ_AHEAD)) return Promise.resolve(undefined);
+      const out = Buffer.allocUnsafe(this.h.valueSize);
+      this.copyValue(out);
+      return Promise.resolve(out);
+    }
+    if (candidates.length === 0) return Promise.resolve(undefined);
+    return this.readLocated(candidates, Buffer.from(this.keyBuf.subarray(0, keyLength)));
+  }
+
+  // The value of the first of the candidate records (slot, offset pairs) that holds `key`
+  // and has not expired. The records stay in their files until close, which waits for this.
+  private async readLocated(candidates: number[], key: Buffer): Promise<Buffer | undefined> {
+    const h = new RecordHeader();
+    const head = RECORD_HEADER_SIZE + key.length;
+    for (let i = 0; i < candidates.length; i += 2) {
+      const seg = this.segments[candidates[i]];
+      const off = candidates[i + 1];
+      const buf = Buffer.allocUnsafe(head + READ_AHEAD);
+      const got = await this.fs.pread(seg.fd, buf, 0, buf.length, off, seg.path);
+      if (got < head || !recordHasKey(buf, 0, key, 0, key.length)) continue;
+      decodeHeader(buf, 0, h);
+      if (h.type !== TYPE_PUT || this.expired(h)) return undefined;
+      const out = Buffer.allocUnsafe(h.valueSize);
+      const have = Math.min(h.valueSize, got - head);
+      buf.copy(out, 0, head, head + have);
+      if (have < h.valueSize) await this.fs.pread(seg.fd, out, have, h.valueSize - have, off + head + have, seg.path);
+      return out;
+    }
+    return undefined;
+  }
+
+  scan(cursor: number, count: number): [number, Buffer[]] {
+    this.ready();
+    const keys: Buffer[] = [];
+    const step = TWO32 / this.index.bucketCount; // one bucket's share of the tags
+    let at = cursor;
+    const h = this.h;
+    while (at < TWO32 && keys.length < count) {
+      const until = Math.min(TWO32, (Math.floor(at / step) + 1) * step);
+      this.index.forEachInTagRange(at, until, (slot, off) => {
+        this.locate(slot, off, RECORD_HEADER_SIZE + 256);
+        decodeHeader(this.recBuf, this.recAt, h);
+        if (this.expired(h)) return;
+        const k = Buffer.allocUnsafe(h.keySize);
+        const start = this.recAt + RECORD_HEADER_SIZE;
+        if (this.recGot >= RECORD_HEADER_SIZE + h.keySize) {
+          this.recBuf.copy(k, 0, start, start + h.keySize);
+        } else {
+          const seg = this.segments[slot];
+          this.fs.preadSync(seg.fd, k, 0, h.keySize, off + RECORD_HEADER_SIZE, seg.path);
+        }
+        keys.push(k);
+      });
+      at = until;
+    }
+    return [at >= TWO32 ? 0 : at, keys];
+  }
+
+  size(): number {
+    this.ready();
+    return this.liveKeys();
+  }
+
+  /** [bytes scanned, bytes to scan] of the recovery open() runs (native: recoveryProgress). */
+  recoveryProgress(): [number, number] {
+    return [this.progress.done, this.progress.total];
+  }
+
+  /** Every segment with records and how many of its bytes are in the file (online backup). */
+  writtenSegments(): [string, number][] {
+    this.ready();
+    return this.segments.filter((s) => s.flushedEnd > SEGMENT_HEADER_SIZE)
+      .map((s): [string, number] => [Segment.fileName(s.fileNumber), s.flushedEnd]);
+  }
+
+  private liveKeys(): number {
+    const expired = this.expiry.expiredAt(this.now());
+    return this.index.size > expired ? this.index.size - expired : 0;
+  }
+
+  // ---- writes ----
+
+  private checkWritable(): LogWriter {
+    this.ready();
+    if (this.options.readOnly) throw new HashlogError('store is open read-only', 'HASHLOG_READONLY');
+    if (this.failed !== undefined) throw failedError(this.failed.cause as HashlogError);
+    return this.writer as LogWriter;
+  }
+
+  private checkLimits(newKey: boolean, n: number): void {
+    const o = this.options;
+    if (newKey && o.maxKeys !== 0 && this.liveKeys() >= o.maxKeys) throw fullError(`maxKeys (${o.maxKeys}) reached`);
+    if (o.maxDiskBytes !== 0 && this.logBytes + n > o.maxDiskBytes) throw fullError(`maxDiskBytes (${o.maxDiskBytes}) reached`);
+  }
+
+  private ensureRoom(more: number): void {
+    try {
+      this.index.ensureRoomFor(more);
+    } catch (e) {
+      if (e instanceof IndexFullError) throw fullError(e.message);
+      throw e;
+    }
+  }
+
+  // Places a record of n bytes, rolling to a new segment; returns its offset in `active`.
+  private reserve(n: number): number {
+    const o = this.options;
+    let active = this.active as Segment;
+    // Roll when the record would pass the segment size (unless the segment is empty: a large
+    // record gets a segment of its own) or its reservation.
+    const tooBig = active.end + n > o.segmentSize && active.end > SEGMENT_HEADER_SIZE;
+    if (tooBig || active.end + n > Math.max(active.reserve, o.segmentSize)) {
+      if (this.segments.length >= MAX_SEGMENT_SLOTS) throw fullError('too many segments');
+      const seg = new Segment(this.fs, this.dir, this.nextFileNumber++, this.segments.length);
+      seg.reserve = Math.max(o.segmentSize, SEGMENT_HEADER_SIZE + n);
+      seg.end = SEGMENT_HEADER_SIZE;
+      active.sealedAt = active.end;
+      this.segments.push(seg);
+      this.active = active = seg;
+    }
+    const off = active.end;
+    active.end += n;
+    this.logBytes += n;
+    return off;
+  }
+
+  // The record of one put or delete was encoded at (slot, off): points the index at it and
+  // keeps the accounting and the undo log. `e` is the key's entry (or -1), this.old its header.
+  private indexRecord(w: LogWriter, type: number, e: number, slot: number, off: number, n: number, expiresAt: number): void {
+    const undo: UndoEntry = {
+      tag: this.tag, extra: this.extra, newLoc: 0, oldLoc: 0, newSize: 0, oldSize: 0, newExpiresAt: 0, oldExpiresAt: 0,
+    };
+    if (e >= 0) {
+      const oldSlot = this.index.slotOf(e);
+      undo.oldLoc = oldSlot * TWO32 + this.index.offsetOf(e);
+      undo.oldSize = this.old.totalSize;
+      undo.oldExpiresAt = this.old.expiresAt;
+      this.segments[oldSlot].liveBytes -= undo.oldSize;
+      this.expiry.remove(this.old.expiresAt);
+    }
+    if (type === TYPE_PUT) {
+      undo.newLoc = slot * TWO32 + off;
+      undo.newSize = n;
+      undo.newExpiresAt = expiresAt;
+      if (e >= 0) this.index.replace(e, slot, off);
+      else this.index.insert(this.tag, this.extra, slot, off);
+      this.segments[slot].liveBytes += n;
+      this.expiry.add(expiresAt);
+    } else if (e >= 0) {
+      this.index.erase(e);
+    }
+    w.addUndo(undo);
+  }
+
+  // Looks the key up for a write: its entry or -1, its old header in this.old.
+  private findForWrite(buf: Buffer, at: number, len: number): number {
+    const e = this.findKey(buf, at, len, 0);
+    if (e >= 0) {
+      const h = this.h;
+      const old = this.old;
+      old.type = h.type;
+      old.keySize = h.keySize;
+      old.valueSize = h.valueSize;
+      old.seq = h.seq;
+      old.expiresAt = h.expiresAt;
+    }
+    return e;
+  }
+
+  put(keyLength: number, value: Uint8Array | null, valueLength: number, expiresAt: number): number {
+    const w = this.checkWritable();
+    this.checkKey(keyLength);
+    const v: Uint8Array = value === null ? this.valueBuf : value;
+    const vLen = value === null ? Math.min(valueLength, this.valueBuf.length) : value.byteLength;
+    if (vLen > this.options.maxValueSize) throw invalid('value too large');
+    this.ensureRoom(1);
+    return this.putBytes(w, this.keyBuf, keyLength, v, vLen, expiresAt);
+  }
+
+  private putBytes(w: LogWriter, key: Buffer, keyLength: number, v: Uint8Array, vLen: number, expiresAt: number): number {
+    const n = RECORD_HEADER_SIZE + keyLength + vLen;
+    const e = this.findForWrite(key, 0, keyLength);
+    this.checkLimits(e < 0 || this.expired(this.old), n);
+    const off = this.reserve(n);
+    const active = this.active as Segment;
+    const at = w.append(active, off, n);
+    encodeRecord(w.open.buf, at, TYPE_PUT, ++this.seq, expiresAt, key, keyLength, v, 0, vLen);
+    this.indexRecord(w, TYPE_PUT, e, active.slot, off, n, expiresAt);
+    this.lastGen = w.openGen;
+    w.kickIfLarge();
+    return this.lastGen;
+  }
+
+  del(keyLength: number): number {
+    const w = this.checkWritable();
+    this.checkKey(keyLength);
+    const e = this.findForWrite(this.keyBuf, 0, keyLength);
+    // Nothing to write for an absent key; the caller still waits for the writes before it.
+    if (e < 0) return this.lastGen * 2;
+    // An expired record still gets a tombstone, so that replay never depends on the clock.
+    const existed = !this.expired(this.old);
+    const n = RECORD_HEADER_SIZE + keyLength;
+    const off = this.reserve(n); // deletes pass maxDiskBytes: they are how space is won back
+    const active = this.active as Segment;
+    const at = w.append(active, off, n);
+    encodeRecord(w.open.buf, at, TYPE_DELETE, ++this.seq, 0, this.keyBuf, keyLength, null, 0, 0);
+    this.indexRecord(w, TYPE_DELETE, e, active.slot, off, n, 0);
+    this.lastGen = w.openGen;
+    w.kickIfLarge();
+    return this.lastGen * 2 + (existed ? 1 : 0);
+  }
+
+  private parseBatch(ops: Uint8Array): { parsed: BatchOp[]; innerBytes: number } {
+    const maxValue = this.options.maxValueSize;
+    const parsed: BatchOp[] = [];
+    let innerBytes = 0;
+    let p = 0;
+    const end = ops.byteLength;
+    while (p < end) {
+      if (end - p < BATCH_OP_HEADER) throw invalid('truncated batch');
+      const type = ops[p];
+      const keyLen = readU32(ops, p + 4);
+      const valueLen = readU32(ops, p + 8);
+      const expiresAt = readU64(ops, p + 16);
+      if (type !== TYPE_PUT && type !== TYPE_DELETE) throw invalid('bad batch operation');
+      if (keyLen === 0 || keyLen > MAX_KEY_SIZE) throw invalid('key size out of range');
+      if (valueLen > maxValue || (type === TYPE_DELETE && valueLen !== 0)) throw invalid('value too large');
+      if (end - p < BATCH_OP_HEADER + keyLen + valueLen) throw invalid('truncated batch');
+      parsed.push({ type, keyAt: p + BATCH_OP_HEADER, keyLen, valueAt: p + BATCH_OP_HEADER + keyLen, valueLen, expiresAt });
+      innerBytes += RECORD_HEADER_SIZE + keyLen + valueLen;
+      p += BATCH_OP_HEADER + keyLen + valueLen;
+    }
+    if (innerBytes > MAX_VALUE_SIZE) throw invalid('batch too large');
+    return { parsed, innerBytes };
+  }
+
+  batch(ops: Uint8Array): number {
+    const w = this.checkWritable();
+    const buf = Buffer.from(ops.buffer, ops.byteOffset, ops.byteLength);
+    const { parsed, innerBytes } = this.parseBatch(buf);
+    if (parsed.length === 0) return this.lastGen;
+    this.ensureRoom(parsed.length);
+    const n = RECORD_HEADER_SIZE + innerBytes;
+    const o = this.options;
+    if (o.maxKeys !== 0) {
+      let fresh = 0; // keys the batch would add (a key put twice counts twice: conservative)
+      for (const op of parsed) if (op.type === TYPE_PUT && this.findKey(buf, op.keyAt, op.keyLen, 0) < 0) fresh++;
+      if (fresh > 0 && this.liveKeys() + fresh > o.maxKeys) throw fullError(`maxKeys (${o.maxKeys}) reached`);
+    }
+    // A batch of deletes only passes maxDiskBytes, like a delete.
+    if (parsed.some((op) => op.type === TYPE_PUT)) this.checkLimits(false, n);
+    const off = this.reserve(n);
+    const active = this.active as Segment;
+    const outer = w.append(active, off, n);
+    // Inner records are encoded one by one and indexed at once, so a later operation on the
+    // same key finds the earlier one (in the group buffer) like any other record. append()
+    // is not called again in this batch, so `outer` stays valid.
+    let rel = RECORD_HEADER_SIZE;
+    for (const op of parsed) {
+      const e = this.findForWrite(buf, op.keyAt, op.keyLen);
+      const rn = RECORD_HEADER_SIZE + op.keyLen + op.valueLen;
+      const g = w.open.buf;
+      buf.copy(g, outer + rel + RECORD_HEADER_SIZE, op.keyAt, op.keyAt + op.keyLen + op.valueLen);
+      encodeHeaderInPlace(g, outer + rel, op.type, ++this.seq, op.expiresAt, op.keyLen, op.valueLen);
+      this.indexRecord(w, op.type, e, active.slot, off + rel, rn, op.expiresAt);
+      rel += rn;
+    }
+    // The batch's own header: keyLen 0, the inner records as its value, the last inner seq.
+    encodeHeaderInPlace(w.open.buf, outer, TYPE_BATCH, this.seq, 0, 0, innerBytes);
+    this.lastGen = w.openGen;
+    w.kickIfLarge();
+    return this.lastGen;
+  }
+
+  setExpiry(keyLength: number, expiresAt: number, onlyIfExpiring: boolean): number {
+    const w = this.checkWritable();
+    if (!this.findLive(keyLength, READ_AHEAD)) return this.lastGen * 2;
+    if (onlyIfExpiring && this.h.expiresAt === 0) return this.lastGen * 2;
+    // Copy the value: put appends to the group buffer, which may move under a view of it.
+    const value = Buffer.allocUnsafe(this.h.valueSize);
+    this.copyValue(value);
+    const key = Buffer.from(this.keyBuf.subarray(0, keyLength));
+    if (value.length > this.options.maxValueSize) throw invalid('value too large');
+    this.ensureRoom(1);
+    return this.putBytes(w, key, keyLength, value, value.length, expiresAt) * 2 + 1;
+  }
+
+  appendClear(): number {
+    const w = this.checkWritable();
+    const off = this.reserve(RECORD_HEADER_SIZE);
+    const at = w.append(this.active as Segment, off, RECORD_HEADER_SIZE);
+    encodeRecord(w.open.buf, at, TYPE_CLEAR, ++this.seq, 0, this.keyBuf, 0, null, 0, 0);
+    w.addUndo({ tag: 0, extra: 0, newLoc: 0, oldLoc: 0, newSize: 0, oldSize: 0, newExpiresAt: 0, oldExpiresAt: 0 });
+    this.lastGen = w.openGen;
+    w.wake();
+    return this.lastGen;
+  }
+
+  applyClear(): void {
+    if (this.closed) return;
+    this.index.clear();
+    this.expiry.clear();
+    for (const seg of this.segments) seg.liveBytes = 0;
+    this.index.shrinkToFit();
+  }
+
+  kick(): void {
+    if (!this.closed && this.writer !== undefined) this.writer.wake();
+  }
+
+  flush(): number {
+    this.ready();
+    if (this.writer === undefined) return 0;
+    return this.writer.requestSync();
+  }
+
+  // ---- commit events and rollback ----
+
+  private undo(u: UndoEntry): void {
+    if (u.newLoc !== 0) {
+      const e = this.index.find(u.tag, u.extra, (s, o) => s * TWO32 + o === u.newLoc);
+      if (e < 0) return;
+      this.segments[Math.floor(u.newLoc / TWO32)].liveBytes -= u.newSize;
+      this.expiry.remove(u.newExpiresAt);
+      if (u.oldLoc !== 0) {
+        this.index.replace(e, Math.floor(u.oldLoc / TWO32), u.oldLoc % TWO32);
+        this.segments[Math.floor(u.oldLoc / TWO32)].liveBytes += u.oldSize;
+        this.expiry.add(u.oldExpiresAt);
+      } else {
+        this.index.erase(e);
+      }
+    } else if (u.oldLoc !== 0) {
+      // A delete: put the old entry back.
+      try {
+        this.index.ensureRoomFor(1);
+      } catch {
+        return; // out of memory: the index stays short
+      }
+      this.index.insert(u.tag, u.extra, Math.floor(u.oldLoc / TWO32), u.oldLoc % TWO32);
+      this.segments[Math.floor(u.oldLoc / TWO32)].liveBytes += u.oldSize;
+      this.expiry.add(u.oldExpiresAt);
+    }
+  }
+
+  private handleFlushEvent(ev: FlushEvent): void {
+    let first = 0;
+    let last = 0;
+    const w = this.writer as LogWriter;
+    if (ev.error !== undefined && !this.closed) {
+      const resume = ev.error.code !== 'HASHLOG_FAILED';
+      if (!resume) this.failed = ev.error;
+      const rb = w.takeForRollback();
+      first = rb.firstGen;
+      last = rb.lastGen;
+      for (const u of rb.undo) this.undo(u); // newest first
+      if (resume && rb.start !== undefined) {
+        // No record of the failed groups reached a file: append again from where they
+        // started, dropping segments they opened (a file may exist with just its header).
+        const start = rb.start;
+        let removed = false;
+        while (this.segments[this.segments.length - 1] !== start) {
+          const seg = this.segments.pop() as Segment;
+          if (seg.created) {
+            seg.discard();
+            removed = true;
+          }
+        }
+        if (removed) {
+          try {
+            this.fs.syncDirSync(this.dir);
+          } catch {
+            // Best effort: an empty segment is harmless.
+          }
+        }
+        this.active = start;
+        start.end = rb.offset;
+        start.sealedAt = 0;
+        this.logBytes = 0;
+        for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
+        this.nextFileNumber = start.fileNumber + 1;
+        w.resume(start.created ? start : this.segments[start.slot - 1]);
+      } else if (resume) {
+        w.resume(undefined);
+      }
+    }
+    if (this.closed) return;
+    this.onFlush(ev.writtenGen, ev.syncedGen, first, last, ev.error);
+  }
+
+  // ---- introspection and tests ----
+
+  stats(): NativeStats {
+    this.ready();
+    let liveBytes = 0;
+    let logBytes = 0;
+    for (const seg of this.segments) {
+      liveBytes += seg.liveBytes;
+      logBytes += seg.end - SEGMENT_HEADER_SIZE;
+    }
+    return {
+      keys: this.liveKeys(),
+      liveBytes,
+      garbageBytes: logBytes - liveBytes,
+      logBytes,
+      segments: this.segments.length,
+      indexCapacity: this.index.capacity,
+      indexBytes: this.index.bytes,
+      fsyncs: this.writer?.fsyncs ?? 0,
+      seq: this.seq,
+    };
+  }
+
+  recovery(): NativeRecovery {
+    this.ready();
+    const r = this.report as RecoveryReport;
+    return {
+      segments: r.segments,
+      records: r.records,
+      bytesScanned: r.bytesScanned,
+      discardedBytes: r.discardedBytes,
+      dropped: [...r.dropped],
+      millis: r.millis,
+    };
+  }
+
+  setFault(op?: FaultOp | 'read', afterCalls = 0, errno = 5, sticky = false): void {
+    if (op === undefined) this.fs.disarm();
+    else this.fs.arm(op as JsFaultOp, afterCalls, errno, sticky);
+  }
+
+  setClockOffset(ms: number): void {
+    this.clockOffsetMs = ms;
+  }
+}

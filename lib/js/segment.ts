@@ -1,0 +1,156 @@
+// Segment: one numbered log file and its descriptor (native/segment.h). The js engine
+// cannot map files, so records are read with pread at their offsets.
+//
+// Owner-thread bookkeeping (end, sealedAt, liveBytes) is changed by the store; the log
+// writer creates, grows, writes and seals the file. flushedEnd: every record that starts
+// below it is in the file (commit groups hold whole records).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FileSystem } from './file';
+import { encodeSegmentHeader, SEGMENT_HEADER_SIZE } from './log-format';
+
+export class Segment {
+  readonly path: string;
+  fd = -1;
+  writable = false;
+  fileSize = 0;
+  flushedEnd = 0;
+  liveBytes = 0;
+  end = 0; // where the next record goes (records and pending ones)
+  sealedAt = 0; // nonzero once the owner moved to a newer segment
+  reserve = 0; // the most the segment may grow to (zero-fill never passes it)
+
+  constructor(private readonly fs: FileSystem, dir: string, readonly fileNumber: number, readonly slot: number) {
+    this.path = path.join(dir, Segment.fileName(fileNumber));
+  }
+
+  static fileName(fileNumber: number): string {
+    return `${String(fileNumber).padStart(10, '0')}.hlog`;
+  }
+
+  /** Parses "<digits>.hlog"; undefined for any other name. */
+  static parseFileName(name: string): number | undefined {
+    const m = /^(\d{1,19})\.hlog$/.exec(name);
+    return m ? Number(m[1]) : undefined;
+  }
+
+  get created(): boolean {
+    return this.fd >= 0;
+  }
+
+  /**
+   * Creates the file (which must not exist), writes and syncs its header. The caller syncs
+   * the directory. On failure no file is left behind.
+   */
+  async create(): Promise<void> {
+    this.fd = this.fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL);
+    try {
+      const header = encodeSegmentHeader(this.fileNumber);
+      await this.fs.pwrite(this.fd, header, 0, header.length, 0, this.path);
+      await this.fs.fdatasync(this.fd, this.path);
+    } catch (e) {
+      // Leave no half-made segment behind: a later attempt starts from scratch.
+      this.fs.close(this.fd);
+      this.fd = -1;
+      try {
+        this.fs.unlinkSync(this.path);
+      } catch {
+        // Best effort: a segment without a synced header holds nothing and recovery removes it.
+      }
+      throw e;
+    }
+    this.fileSize = SEGMENT_HEADER_SIZE;
+    this.flushedEnd = SEGMENT_HEADER_SIZE;
+    this.writable = true;
+  }
+
+  /** Same as create(), synchronously (open() creating the first segment). */
+  createSync(): void {
+    this.fd = this.fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL);
+    try {
+      const header = encodeSegmentHeader(this.fileNumber);
+      this.fs.pwriteSync(this.fd, header, 0, header.length, 0, this.path);
+      this.fs.fdatasyncSync(this.fd, this.path);
+    } catch (e) {
+      this.fs.close(this.fd);
+      this.fd = -1;
+      try {
+        this.fs.unlinkSync(this.path);
+      } catch {
+        // As in create().
+      }
+      throw e;
+    }
+    this.fileSize = SEGMENT_HEADER_SIZE;
+    this.flushedEnd = SEGMENT_HEADER_SIZE;
+    this.writable = true;
+  }
+
+  /** Opens an existing file; `writable` keeps it open for appends and truncation. */
+  open(writable: boolean): void {
+    this.fd = this.fs.openSync(this.path, writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
+    this.writable = writable;
+    this.fileSize = this.fs.fileSizeSync(this.fd, this.path);
+  }
+
+  /** Reads up to len bytes at pos into buf[off]; fewer only at the end of the file. */
+  read(buf: Buffer, off: number, len: number, pos: number): number {
+    return this.fs.readSegmentSync(this.fd, buf, off, len, pos, this.path);
+  }
+
+  /** The whole file (recovery's damage rules look past the damage). */
+  readAll(): Buffer {
+    const buf = Buffer.allocUnsafe(this.fileSize);
+    const got = this.read(buf, 0, this.fileSize, 0);
+    return got === this.fileSize ? buf : buf.subarray(0, got);
+  }
+
+  /**
+   * Makes [0, need) exist in the file, zero-filling ahead in whole chunks (at least half a
+   * chunk past `need`). With chunk 0 nothing is allocated: write() extends the file.
+   */
+  async ensureAllocated(need: number, chunk: number, limit: number): Promise<void> {
+    if (need <= this.fileSize || chunk === 0) return;
+    const target = Math.max(need, Math.min(Math.ceil((need + chunk / 2) / chunk) * chunk, limit));
+    await this.fs.allocate(this.fd, this.fileSize, target - this.fileSize, this.path);
+    this.fileSize = target;
+  }
+
+  async write(buf: Uint8Array, off: number, len: number, pos: number): Promise<void> {
+    await this.fs.pwrite(this.fd, buf, off, len, pos, this.path);
+    if (pos + len > this.fileSize) this.fileSize = pos + len;
+  }
+
+  sync(): Promise<void> {
+    return this.fs.fdatasync(this.fd, this.path);
+  }
+
+  /** Shrinks the file to `at`, dropping zero-filled space: a sealed segment ends at its last record. */
+  seal(at: number): void {
+    if (at >= this.fileSize) return;
+    this.fs.ftruncateSync(this.fd, at, this.path);
+    this.fileSize = at;
+  }
+
+  /** Seal, then fdatasync (recovery cutting a torn tail). */
+  truncateTo(at: number): void {
+    this.seal(at);
+    this.fs.fdatasyncSync(this.fd, this.path);
+  }
+
+  /** Removes the file (a commit group that created it was rolled back). */
+  discard(): void {
+    if (this.fd < 0) return;
+    try {
+      this.fs.unlinkSync(this.path);
+    } catch {
+      // Best effort: an empty segment is harmless.
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.fd >= 0) this.fs.close(this.fd);
+    this.fd = -1;
+  }
+}
