@@ -59,8 +59,9 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Copies `segments` ([file name, written bytes]) from `source` into the new directory `target`. */
-export async function copySegments(source: string, target: string, segments: [string, number][]): Promise<BackupReport> {
+/** Copies `segments` ([file name, written bytes, ...]) from `source` into the new directory `target`. */
+export async function copySegments(source: string, target: string,
+  segments: readonly (readonly [string, number, ...number[]])[]): Promise<BackupReport> {
   const start = performance.now();
   await prepareTarget(target);
   let bytes = 0;

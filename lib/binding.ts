@@ -50,8 +50,11 @@ export interface NativeStore {
   recovery(): NativeRecovery;
   /** [bytes scanned, bytes to scan] of the recovery that open() runs; callable while it runs. */
   recoveryProgress?(): [number, number];
-  /** [[segment file name, bytes written], ...] (online backup). */
-  writtenSegments?(): [string, number][];
+  /**
+   * [[segment file name, bytes written, end], ...] of every segment with records: written is
+   * whole commit groups; end is where its records end (final for all but the newest).
+   */
+  writtenSegments?(): [string, number, number][];
   setFault(op?: FaultOp, afterCalls?: number, errno?: number, sticky?: boolean): void;
   batch(ops: Uint8Array): number;
   expiresAt(keyLength: number): number;

@@ -458,6 +458,15 @@ export class Store {
     return copySegments(this.location, target, this.native.writtenSegments());
   }
 
+  /**
+   * @internal The log as it is in the files: [[segment file name, bytes written, end], ...]
+   * (replication streams it). Empty if the engine cannot say.
+   */
+  _writtenSegments(): [string, number, number][] {
+    this.assertOpen();
+    return this.native.writtenSegments?.() ?? [];
+  }
+
   /** Resolves once everything written before the call is fdatasynced (any durability). */
   flush(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(closedError());

@@ -578,11 +578,11 @@ Status Store::Close() {
   return Status::OK();
 }
 
-std::vector<std::pair<std::string, uint64_t>> Store::WrittenSegments() const {
-  std::vector<std::pair<std::string, uint64_t>> out;
+std::vector<Store::WrittenSegment> Store::WrittenSegments() const {
+  std::vector<WrittenSegment> out;
   for (const auto& seg : segments_) {
-    const uint64_t end = seg->flushed_end();
-    if (end > kSegmentHeaderSize) out.emplace_back(Segment::FileName(seg->file_number()), end);
+    const uint64_t written = seg->flushed_end();
+    if (written > kSegmentHeaderSize) out.push_back({Segment::FileName(seg->file_number()), written, seg->end});
   }
   return out;
 }

@@ -115,9 +115,13 @@ class Store {
   Status Close();
 
   StoreStats Stats() const;
-  // Every segment's file name and how many of its bytes are written to the file (whole
-  // commit groups, so whole records): what an online backup copies.
-  std::vector<std::pair<std::string, uint64_t>> WrittenSegments() const;
+  struct WrittenSegment {
+    std::string name;
+    uint64_t written;  // bytes in the file: whole commit groups, so whole records
+    uint64_t end;      // where its records end once all are written (final unless it is the newest)
+  };
+  // Every segment with records: what an online backup copies and a replication feed streams.
+  std::vector<WrittenSegment> WrittenSegments() const;
   const RecoveryReport& recovery() const { return recovery_; }
   // The fail-stop status, or OK.
   const Status& failure() const { return failed_; }

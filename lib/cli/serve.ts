@@ -19,6 +19,8 @@ interface ServeOptions {
   tlsKey?: string;
   maxValueSize?: string;
   engine: string;
+  replicaOf?: string;
+  masterauth?: string;
 }
 
 function int(name: string, v: string, min: number): number {
@@ -36,6 +38,12 @@ async function serve(o: ServeOptions): Promise<void> {
   if (!['auto', 'native', 'js'].includes(o.engine)) throw new CliError('--engine must be auto, native or js', 2);
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', 2);
   const password = o.requirepass ?? process.env.HASHLOG_PASSWORD;
+  let replicaOf: { host: string; port: number } | undefined;
+  if (o.replicaOf !== undefined) {
+    const m = /^(.+):(\d+)$/.exec(o.replicaOf);
+    if (m === null) throw new CliError('--replica-of must be HOST:PORT', 2);
+    replicaOf = { host: m[1], port: int('--replica-of port', m[2], 1) };
+  }
   log(`hashlog ${VERSION} (node ${process.version}, pid ${process.pid}): opening ${o.dir}`);
   const db = await openDir(o.dir, {
     durability: o.durability as Durability,
@@ -55,6 +63,8 @@ async function serve(o: ServeOptions): Promise<void> {
     tls: o.tlsCert === undefined || o.tlsKey === undefined
       ? undefined : { cert: fs.readFileSync(o.tlsCert), key: fs.readFileSync(o.tlsKey) },
     log,
+    replicaOf,
+    masterauth: o.masterauth ?? process.env.HASHLOG_MASTERAUTH,
   });
   let stopping = false;
   const stop = async (why: string): Promise<void> => {
@@ -90,6 +100,8 @@ export function registerServe(program: Command): void {
     .option('--timeout <seconds>', 'close clients idle this long (0: never)', '0')
     .option('--max-value-size <bytes>', 'largest value accepted')
     .option('--engine <engine>', 'auto: native when the addon loads, else js; native; js', 'auto')
+    .option('--replica-of <host:port>', 'start as a read-only replica of that primary (REPLICAOF at run time)')
+    .option('--masterauth <password>', 'the primary\'s password for the replication link (or set HASHLOG_MASTERAUTH)')
     .option('--tls-cert <file>', 'serve TLS with this certificate (PEM)')
     .option('--tls-key <file>', 'the TLS private key (PEM)')
     .action(serve);

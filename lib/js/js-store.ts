@@ -387,10 +387,10 @@ export class JsStore implements NativeStore {
   }
 
   /** Every segment with records and how many of its bytes are in the file (online backup). */
-  writtenSegments(): [string, number][] {
+  writtenSegments(): [string, number, number][] {
     this.ready();
     return this.segments.filter((s) => s.flushedEnd > SEGMENT_HEADER_SIZE)
-      .map((s): [string, number] => [Segment.fileName(s.fileNumber), s.flushedEnd]);
+      .map((s): [string, number, number] => [Segment.fileName(s.fileNumber), s.flushedEnd, s.end]);
   }
 
   private liveKeys(): number {

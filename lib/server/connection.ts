@@ -5,9 +5,10 @@
 import type { Socket } from 'node:net';
 import { ProtocolError, RequestParser, type ParserLimits } from '../resp/parser';
 import { ReplyWriter } from '../resp/reply';
-import type { CommandSpec, Context, ServerApi, Session } from './context';
+import type { CommandResult, CommandSpec, Context, ServerApi, Session } from './context';
 import { arityError, replyText, unknownCommand } from './errors';
 import { Keyspace } from './keyspace';
+import type { FeedSink } from './replication/feed';
 
 // Replies held back (queued or in the socket) before the connection stops reading requests:
 // a client that does not read its replies cannot make the server buffer without bound.
@@ -35,10 +36,15 @@ export interface ServerCore extends ServerApi {
   closed(conn: Connection): void;
   /** A commit failed: log it (once per kind and while it persists, not per reply). */
   writeFailed(error: unknown): void;
+  /** A commit succeeded: replication feeds may have new bytes to send. */
+  committed(): void;
+  /** True while this server is a replica: write commands are refused. */
+  readonly readOnlyReplica: boolean;
 }
 
-export class Connection {
+export class Connection implements FeedSink {
   readonly session: Session;
+  readonly address: string;
   private readonly socket: Socket;
   private readonly server: ServerCore;
   private readonly parser: RequestParser;
@@ -62,6 +68,7 @@ export class Connection {
     this.server = server;
     this.parser = new RequestParser(limits);
     this.ks = new Keyspace(server.store);
+    this.address = `${socket.remoteAddress}:${socket.remotePort}`;
     const now = Date.now();
     this.session = {
       id, address: `${socket.remoteAddress}:${socket.remotePort}`, createdAt: now, name: '', libName: '',
@@ -73,6 +80,7 @@ export class Connection {
       closeAfterReply: () => {
         this.ending = true;
       },
+      sink: this,
     };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -100,6 +108,12 @@ export class Connection {
   resume(): void {
     if (this.gone) return;
     this.process();
+  }
+
+  /** Closes the connection now (a replication feed that cannot go on). */
+  close(reason: string): void {
+    this.server.log(`client id=${this.session.id} ${this.session.address}: ${reason}; closing the connection`);
+    this.destroy();
   }
 
   destroy(): void {
@@ -186,18 +200,24 @@ export class Connection {
   private refusal(spec: CommandSpec, args: Buffer[]): string | undefined {
     if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) return arityError(spec.name).message;
     if (!this.session.authenticated && !spec.flags.includes('noauth')) return 'NOAUTH Authentication required.';
+    if (this.server.readOnlyReplica && spec.flags.includes('write')) return "READONLY You can't write against a read only replica.";
     return undefined;
   }
 
   private run(spec: CommandSpec, args: Buffer[]): void {
-    let extra: Promise<unknown> | void;
+    let result: CommandResult;
     try {
-      extra = spec.run(this.ctx, args);
+      result = spec.run(this.ctx, args);
     } catch (e) {
       this.ks.discard();
       this.fail(replyText(e));
       return;
     }
+    if (result !== undefined && 'late' in result) {
+      this.settleLate(result.late);
+      return;
+    }
+    const extra = result;
     const wrote = this.ks.commit();
     const work = wrote !== undefined && extra !== undefined ? Promise.all([wrote, extra]) : wrote ?? extra ?? undefined;
     this.settle(work, work === undefined ? 0 : 1);
@@ -255,6 +275,7 @@ export class Connection {
       const spec = this.server.table.get(args[0].toString('latin1').toLowerCase()) as CommandSpec;
       try {
         const extra = spec.run(this.ctx, args);
+        if (extra !== undefined && 'late' in extra) throw new Error(`ERR ${spec.name.toUpperCase()} inside MULTI is not allowed`);
         if (extra !== undefined) extras.push(extra);
       } catch (e) {
         this.server.stats.errorReplies++;
@@ -298,8 +319,49 @@ export class Connection {
     }
   }
 
+  // A reply whose content is known only later (WAIT): an empty slot, filled when it resolves.
+  private settleLate(late: Promise<(w: ReplyWriter) => void>): void {
+    if (!this.w.empty) this.readyFromWriter();
+    const slot: Slot = { chunks: [], bytes: 0, done: false, writes: 0, barrier: late };
+    this.slots.push(slot);
+    late.then((write) => {
+      const w = new ReplyWriter();
+      w.protocol = this.session.protocol;
+      write(w);
+      slot.chunks = w.take();
+      slot.bytes = slot.chunks.reduce((n, c) => n + c.length, 0);
+      this.waitingBytes += slot.bytes;
+      this.open(slot);
+    }, (e: unknown) => {
+      const w = new ReplyWriter();
+      w.error(replyText(e));
+      slot.chunks = w.take();
+      this.open(slot);
+    });
+  }
+
+  /** Sends bytes after every reply due before them (a replication feed's frames). */
+  push(bytes: Buffer): void {
+    if (this.gone) return;
+    if (this.head === this.slots.length) {
+      if (!this.w.empty) this.readyFromWriter();
+      this.ready.push(bytes);
+      this.readyBytes += bytes.length;
+      this.flush();
+    } else {
+      this.slots.push({ chunks: [bytes], bytes: bytes.length, done: true, writes: 0, barrier: undefined });
+      this.waitingBytes += bytes.length;
+    }
+  }
+
+  /** Bytes sent or queued that the client has not taken yet. */
+  get backlog(): number {
+    return this.socket.writableLength + this.waitingBytes + this.readyBytes;
+  }
+
   private open(slot: Slot, error?: unknown): void {
     if (error !== undefined) this.server.writeFailed(error);
+    else if (slot.writes > 0) this.server.committed();
     if (error !== undefined && slot.writes > 0) {
       // The commit failed: every write reply of the slot becomes the error.
       const w = new ReplyWriter();

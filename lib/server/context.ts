@@ -4,6 +4,8 @@
 import type { ReplyWriter } from '../resp/reply';
 import type { Store } from '../store';
 import type { Keyspace } from './keyspace';
+import type { FeedSink } from './replication/feed';
+import type { Replication } from './replication/replication';
 
 /** One client connection's state, as CLIENT LIST and HELLO show it. */
 export interface Session {
@@ -54,6 +56,8 @@ export interface ServerApi {
   sessions(): Iterable<Session>;
   /** Holds every connection's next command until `work` settles (FLUSHDB: reads must not see the old keys). */
   barrier(work: Promise<unknown>): Promise<unknown>;
+  /** Role, feeds to replicas, the link to a primary. */
+  readonly replication: Replication;
   /** Stops the server gracefully after the current replies are out. */
   shutdown(reason: string): void;
   log(message: string): void;
@@ -66,10 +70,17 @@ export interface Context {
   readonly server: ServerApi;
   /** Close this connection once its replies are written (QUIT). */
   closeAfterReply(): void;
+  /** This connection as the sink of a replication feed (HASHLOG.SYNC). */
+  readonly sink: FeedSink;
 }
 
-/** A command's result: nothing (the reply is written), or work the reply waits for. */
-export type CommandResult = void | Promise<unknown>;
+/** A reply known only later (WAIT): written, in its place in the order, when it resolves. */
+export interface LateReply {
+  late: Promise<(w: ReplyWriter) => void>;
+}
+
+/** A command's result: nothing (the reply is written), work the reply waits for, or a late reply. */
+export type CommandResult = void | Promise<unknown> | LateReply;
 
 export interface CommandSpec {
   /** Lower-case name. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { ServerApi } from './context';
 import { SERVER_VERSION } from './commands/connection';
 
-const SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'keyspace'] as const;
+const SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'keyspace'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function human(bytes: number): string {
@@ -59,6 +59,26 @@ function fields(server: ServerApi, section: Section, version: string): [string, 
         ['total_commands_processed', st.commandsProcessed], ['rejected_connections', st.rejectedConnections],
         ['keyspace_hits', st.keyspaceHits], ['keyspace_misses', st.keyspaceMisses],
         ['total_error_replies', st.errorReplies], ['protocol_errors', st.protocolErrors]];
+    }
+    case 'replication': {
+      const rep = server.replication;
+      const now = Date.now();
+      if (rep.link !== undefined) {
+        const l = rep.link;
+        return [['role', 'slave'], ['master_host', l.host], ['master_port', l.port],
+          ['master_link_status', l.status === 'up' ? 'up' : 'down'],
+          ['master_last_io_seconds_ago', Math.floor((now - l.lastIo) / 1000)],
+          ['master_sync_in_progress', l.status === 'sync' ? 1 : 0], ['slave_repl_offset', l.applied],
+          ['slave_read_only', 1], ['master_replid', l.replid]];
+      }
+      const rows: [string, string | number][] = [['role', 'master'], ['connected_slaves', rep.feeds.size]];
+      let i = 0;
+      for (const [sink, feed] of rep.feeds) {
+        const [ip, port] = [sink.address.slice(0, sink.address.lastIndexOf(':')), sink.address.slice(sink.address.lastIndexOf(':') + 1)];
+        rows.push([`slave${i++}`, `ip=${ip},port=${port},state=online,offset=${feed.acked},lag=${Math.floor((now - feed.ackedAt) / 1000)}`]);
+      }
+      rows.push(['master_replid', rep.replid], ['master_repl_offset', rep.offset]);
+      return rows;
     }
     case 'keyspace': {
       const n = store.size;

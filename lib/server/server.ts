@@ -7,6 +7,7 @@ import type { Store } from '../store';
 import { commandTable } from './commands/index';
 import { Connection, type ServerCore } from './connection';
 import type { CommandSpec, ServerSettings, ServerStats, Session } from './context';
+import { Replication } from './replication/replication';
 
 export interface ServerOptions {
   /** Address to listen on. Default 127.0.0.1. */
@@ -29,6 +30,10 @@ export interface ServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Where log lines go. Default: stderr with a timestamp. */
   log?: (line: string) => void;
+  /** Start as a replica of this primary (REPLICAOF at run time). */
+  replicaOf?: { host: string; port: number };
+  /** The password for the link to the primary, if it requires one. */
+  masterauth?: string;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -49,6 +54,8 @@ export class Server implements ServerCore {
   readonly table: Map<string, CommandSpec> = commandTable();
   lastSave = Date.now();
   gate: Promise<unknown> | undefined;
+  readonly replication: Replication;
+  private readonly replicaOf: { host: string; port: number } | undefined;
   private readonly listener: net.Server;
   private readonly connections = new Set<Connection>();
   private readonly logLine: (line: string) => void;
@@ -63,6 +70,8 @@ export class Server implements ServerCore {
     this.settings = resolveSettings(store, options);
     this.maxArgs = options.maxArgs ?? 1024 * 1024;
     this.logLine = options.log ?? defaultLog;
+    this.replication = new Replication(store, (l) => this.log(l), options.masterauth, options.replicaOf !== undefined);
+    this.replicaOf = options.replicaOf;
     const accept = (socket: net.Socket): void => this.accept(socket);
     this.listener = options.tls === undefined
       ? net.createServer({ allowHalfOpen: true }, accept)
@@ -79,6 +88,7 @@ export class Server implements ServerCore {
         this.settings.port = a.port;
         this.log(`listening on ${a.address}:${a.port}${this.settings.tls ? ' (TLS)' : ''}, `
           + `durability ${this.store.options.durability}, engine ${this.store.engine}`);
+        if (this.replicaOf !== undefined) void this.replication.follow(this.replicaOf.host, this.replicaOf.port);
         resolve({ host: a.address, port: a.port });
       });
     });
@@ -96,7 +106,12 @@ export class Server implements ServerCore {
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.closing = new Promise<void>((resolve) => {
-        this.listener.close(() => resolve());
+        let pending = 2;
+        const done = (): void => {
+          if (--pending === 0) resolve();
+        };
+        this.listener.close(done);
+        void this.replication.close().finally(done);
         for (const c of this.connections) c.endAfterReplies();
         // A client that never reads its replies must not hold the shutdown forever.
         const timer = setTimeout(() => {
@@ -148,6 +163,15 @@ export class Server implements ServerCore {
 
   closed(conn: Connection): void {
     this.connections.delete(conn);
+    this.replication.dropSink(conn);
+  }
+
+  committed(): void {
+    this.replication.committed();
+  }
+
+  get readOnlyReplica(): boolean {
+    return this.replication.role === 'replica';
   }
 
   writeFailed(error: unknown): void {

@@ -518,17 +518,18 @@ void StoreWrap::StartReadBatch(Napi::Env env) {
   (new ReadBatchWorker(env, this, std::move(batch)))->Queue();
 }
 
-// [[file name, bytes written], ...] of every segment with records (online backup).
+// [[file name, bytes written, end], ...] of every segment with records (backup, replication).
 Napi::Value StoreWrap::JS_WrittenSegments(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
   const auto segments = store_->WrittenSegments();
   Napi::Array out = Napi::Array::New(env, segments.size());
   for (size_t i = 0; i < segments.size(); i++) {
-    Napi::Array pair = Napi::Array::New(env, 2);
-    pair.Set(0u, segments[i].first);
-    pair.Set(1u, static_cast<double>(segments[i].second));
-    out.Set(static_cast<uint32_t>(i), pair);
+    Napi::Array row = Napi::Array::New(env, 3);
+    row.Set(0u, segments[i].name);
+    row.Set(1u, static_cast<double>(segments[i].written));
+    row.Set(2u, static_cast<double>(segments[i].end));
+    out.Set(static_cast<uint32_t>(i), row);
   }
   return out;
 }

@@ -4,6 +4,7 @@ import { command } from '../context';
 import { adminCommands } from './admin';
 import { connectionCommands } from './connection';
 import { keyCommands } from './keys';
+import { replicationCommands } from './replication';
 import { stringCommands } from './strings';
 
 let table: Map<string, CommandSpec> | undefined;
@@ -18,7 +19,7 @@ const transactionCommands: CommandSpec[] = [
 
 export function commandTable(): Map<string, CommandSpec> {
   if (table === undefined) {
-    const all = [...connectionCommands, ...stringCommands, ...keyCommands, ...transactionCommands,
+    const all = [...connectionCommands, ...stringCommands, ...keyCommands, ...transactionCommands, ...replicationCommands,
       ...adminCommands(commandTable)];
     table = new Map(all.map((c) => [c.name, c]));
   }

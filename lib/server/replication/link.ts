@@ -1,0 +1,195 @@
+// The replica's side of a replication link: connects to the primary (AUTH first when a
+// password is set), asks for the log from where it stopped (HASHLOG.SYNC), applies each frame
+// through the store, acknowledges what is durable (HASHLOG.ACK), and reconnects after a drop.
+import net from 'node:net';
+import type { Store } from '../../store';
+import { applyRecords } from './apply';
+import { fileOf, offsetOf, SEGMENT_HEADER_SIZE } from './position';
+import { loadReplicaState, saveReplicaState } from './state';
+
+const RETRY_MS = 1000;
+const HEARTBEAT_MS = 1000; // an ACK at least this often, as Redis's REPLCONF ACK: the primary sees the link alive
+const SAVE_EVERY_MS = 100;
+
+export type LinkStatus = 'connecting' | 'sync' | 'up' | 'down';
+
+export interface LinkOptions {
+  password?: string;
+  log: (line: string) => void;
+}
+
+function command(...args: string[]): Buffer {
+  return Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+}
+
+type Item = { kind: 'line'; text: string } | { kind: 'frame'; pos: number; bytes: Buffer };
+
+// The primary's stream: status lines (+/-), then frames *2 :<pos> $<n> <bytes>.
+class StreamReader {
+  private buf: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+  }
+
+  next(): Item | undefined {
+    const b = this.buf;
+    if (b.length === 0) return undefined;
+    const nl = b.indexOf('\r\n');
+    if (nl < 0) return undefined;
+    if (b[0] === 0x2b || b[0] === 0x2d || b[0] === 0x3a) { // + - :
+      this.buf = b.subarray(nl + 2);
+      return { kind: 'line', text: b.subarray(0, nl).toString('utf8') };
+    }
+    if (b[0] !== 0x2a) throw new Error(`unexpected byte ${b[0]} from the primary`);
+    const nl2 = b.indexOf('\r\n', nl + 2);
+    if (nl2 < 0) return undefined;
+    const nl3 = b.indexOf('\r\n', nl2 + 2);
+    if (nl3 < 0) return undefined;
+    const pos = Number(b.subarray(nl + 3, nl2).toString('latin1'));
+    const n = Number(b.subarray(nl2 + 3, nl3).toString('latin1'));
+    if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(n) || n < 0) throw new Error('bad frame from the primary');
+    const start = nl3 + 2;
+    if (b.length < start + n + 2) return undefined;
+    this.buf = b.subarray(start + n + 2);
+    return { kind: 'frame', pos, bytes: b.subarray(start, start + n) };
+  }
+}
+
+export class ReplicaLink {
+  readonly host: string;
+  readonly port: number;
+  status: LinkStatus = 'connecting';
+  /** The primary's replication id this replica follows. */
+  replid = '?';
+  /** How far the primary's log is applied here and durable. */
+  applied = 0;
+  lastIo = Date.now();
+  private readonly store: Store;
+  private readonly options: LinkOptions;
+  private socket: net.Socket | undefined;
+  private carry: Buffer = Buffer.alloc(0);
+  private work: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private savedAt = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(store: Store, host: string, port: number, options: LinkOptions) {
+    this.store = store;
+    this.host = host;
+    this.port = port;
+    this.options = options;
+    const state = loadReplicaState(store.location);
+    if (state !== undefined) {
+      this.replid = state.replid;
+      this.applied = state.position;
+    }
+  }
+
+  start(): void {
+    this.connect();
+    this.heartbeat = setInterval(() => {
+      if (this.status === 'up') this.socket?.write(command('HASHLOG.ACK', String(this.applied)));
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /** Stops the link; resolves once what was received is applied and the position saved. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.socket?.destroy();
+    await this.work.catch(() => undefined);
+    if (this.store.status === 'open') this.save(true);
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.status = 'connecting';
+    this.carry = Buffer.alloc(0);
+    const reader = new StreamReader();
+    const socket = net.connect(this.port, this.host, () => {
+      this.status = 'sync';
+      if (this.options.password !== undefined) socket.write(command('AUTH', this.options.password));
+      socket.write(command('HASHLOG.SYNC', this.replid, String(this.applied)));
+    });
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.lastIo = Date.now();
+      reader.push(chunk);
+      try {
+        for (let item = reader.next(); item !== undefined; item = reader.next()) this.enqueue(item);
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    });
+    socket.on('error', (e) => this.options.log(`replication link to ${this.host}:${this.port}: ${e.message}`));
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      this.status = 'down';
+      if (!this.stopped) this.retry = setTimeout(() => this.connect(), RETRY_MS);
+    });
+  }
+
+  private fail(e: Error): void {
+    this.options.log(`replication link to ${this.host}:${this.port} failed: ${e.message}; reconnecting`);
+    this.socket?.destroy();
+  }
+
+  // Items are handled one after another: a frame is applied only after the previous is durable.
+  private enqueue(item: Item): void {
+    const socket = this.socket;
+    this.work = this.work.then(() => this.handle(item)).catch((e: Error) => {
+      if (this.socket === socket) this.fail(e);
+    });
+  }
+
+  private async handle(item: Item): Promise<void> {
+    if (this.stopped) return;
+    if (item.kind === 'line') {
+      await this.handleLine(item.text);
+      return;
+    }
+    await this.applyFrame(item.pos, item.bytes);
+  }
+
+  private async handleLine(text: string): Promise<void> {
+    if (text.startsWith('-')) throw new Error(`the primary says: ${text.slice(1)}`);
+    const [word, replid, pos] = text.slice(1).split(' ');
+    if (word === 'FULLRESYNC') {
+      this.options.log(`full resync from ${this.host}:${this.port} (replication id ${replid})`);
+      await this.store.clear();
+      this.replid = replid;
+      this.applied = Number(pos);
+      this.carry = Buffer.alloc(0);
+      this.save(true);
+    } else if (word === 'CONTINUE') {
+      this.options.log(`replicating from ${this.host}:${this.port} at position ${this.applied}`);
+    }
+    if (word === 'FULLRESYNC' || word === 'CONTINUE') this.status = 'up';
+  }
+
+  private async applyFrame(pos: number, bytes: Buffer): Promise<void> {
+    const expected = this.applied + this.carry.length;
+    const nextSegment = this.carry.length === 0 && fileOf(pos) > fileOf(expected) && offsetOf(pos) === SEGMENT_HEADER_SIZE;
+    if (pos !== expected && !nextSegment) throw new Error(`frame at ${pos}, expected ${expected}`);
+    const base = pos - this.carry.length;
+    const data = this.carry.length === 0 ? bytes : Buffer.concat([this.carry, bytes]);
+    const { used, done } = applyRecords(this.store, data);
+    this.carry = Buffer.from(data.subarray(used));
+    await done;
+    this.applied = base + used;
+    this.socket?.write(command('HASHLOG.ACK', String(this.applied)));
+    this.save(false);
+  }
+
+  // The position is saved only once what it covers is durable, and at most every 100 ms.
+  private save(now: boolean): void {
+    const t = Date.now();
+    if (!now && t - this.savedAt < SAVE_EVERY_MS) return;
+    this.savedAt = t;
+    saveReplicaState(this.store.location, { replid: this.replid, position: this.applied });
+  }
+}

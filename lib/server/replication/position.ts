@@ -1,0 +1,46 @@
+// Positions in a store's log, as one number: segment file number * 2^32 + offset. Segment
+// files are at most 1 GiB, so the offset fits, and the number grows with the log, which makes
+// "has this replica got that far" one comparison (WAIT, INFO's offsets).
+import type { Store } from '../../store';
+
+const SHIFT = 2 ** 32;
+export const SEGMENT_HEADER_SIZE = 32; // docs/FORMAT.md
+
+export function position(file: number, offset: number): number {
+  return file * SHIFT + offset;
+}
+
+export function fileOf(p: number): number {
+  return Math.floor(p / SHIFT);
+}
+
+export function offsetOf(p: number): number {
+  return p % SHIFT;
+}
+
+/** One segment of the log as the files hold it. */
+export interface LogSegment {
+  file: number;
+  name: string;
+  /** Bytes in the file (whole commit groups). */
+  written: number;
+  /** Where its records end; final for every segment but the newest. */
+  end: number;
+}
+
+export function logSegments(store: Store): LogSegment[] {
+  return store._writtenSegments().map(([name, written, end]) => ({ file: Number.parseInt(name, 10), name, written, end }));
+}
+
+/** The position just past the last record in the files (0 for an empty log). */
+export function logEnd(store: Store): number {
+  const segs = logSegments(store);
+  const last = segs[segs.length - 1];
+  return last === undefined ? 0 : position(last.file, last.written);
+}
+
+/** Where a full resync starts: the first record of the oldest segment. */
+export function logStart(store: Store): number {
+  const first = logSegments(store)[0];
+  return first === undefined ? 0 : position(first.file, SEGMENT_HEADER_SIZE);
+}
