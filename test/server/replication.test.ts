@@ -57,6 +57,19 @@ describe('replication', () => {
     expect(await p.wait(2, 100)).toBe(1); // only one replica: WAIT gives up after its timeout
   });
 
+  it('the link authenticates with masterauth, and without it the replica stays down', async () => {
+    const primary = await start({}, { requirepass: 'pw' });
+    const good = await start({}, { replicaOf: { host: '127.0.0.1', port: primary.port }, masterauth: 'pw' });
+    const bad = await start({}, { replicaOf: { host: '127.0.0.1', port: primary.port } });
+    const p = primary.client({ password: 'pw' });
+    await p.set('k', 'v');
+    expect(await p.wait(1, 10_000)).toBe(1);
+    expect(await good.client().get('k')).toBe('v');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await bad.client().get('k')).toBeNull();
+    expect(bad.logs.some((l) => l.includes('NOAUTH'))).toBe(true);
+  });
+
   it('a restarted replica goes on from where it stopped', async () => {
     const primary = await start({ segmentSize: 64 * 1024 });
     const dir = tmpdir();
