@@ -1,10 +1,11 @@
-// hashlog bench: a quick self-benchmark of this machine (hashlog only; `npm run bench` in the
-// repository compares with lmdb, LevelDB, SQLite and RocksDB).
+// hashlog bench: a quick self-benchmark of this machine, both hashlog engines side by side
+// (`npm run bench` in the repository compares with lmdb, LevelDB, SQLite and RocksDB).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { open, type Store } from '../store';
+import { HashlogError } from '../errors';
+import { open, type EngineName, type Store } from '../store';
 import { CliError } from './open-dir';
 import { progress } from './progress';
 
@@ -40,36 +41,70 @@ async function timed(label: string, n: number, step: (i: number) => Promise<unkn
   return { op: label, opsPerSec: n / secs, note };
 }
 
-async function run(o: { keys: string; valueSize: string }): Promise<void> {
-  const n = Number(o.keys);
-  const size = Number(o.valueSize);
-  if (!Number.isInteger(n) || n < 1000) throw new CliError('--keys must be an integer >= 1000', 2);
-  if (!Number.isInteger(size) || size < 0) throw new CliError('--value-size must be an integer >= 0', 2);
+interface EngineResult {
+  engine: EngineName;
+  rows: Row[];
+  openMs: number;
+  fsyncs: number;
+  indexBytes: number;
+}
+
+async function benchEngine(engine: EngineName, n: number, value: Buffer): Promise<EngineResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hashlog-bench-'));
-  const value = Buffer.alloc(size, 0x61);
-  const rows: Row[] = [];
   let db: Store | undefined;
   try {
-    db = await open(dir);
+    db = await open(dir, { engine });
     const store = db;
-    rows.push(await timed('put (durable, 256 in flight)', n, (i) => store.put(key(i), value), 256, 'one fdatasync per group'));
-    rows.push(await timed('get (hit)', n, (i) => store.get(key((i * 7919) % n)), 1, 'random order'));
-    rows.push(await timed('get (miss)', n, (i) => store.get(`missing:${i}`), 1, ''));
-    rows.push(await timed('del (durable, 256 in flight)', n, (i) => store.del(key(i)), 256, ''));
+    const rows: Row[] = [];
+    rows.push(await timed(`${engine}: put (durable, 256 in flight)`, n, (i) => store.put(key(i), value), 256, 'one fdatasync per group'));
+    rows.push(await timed(`${engine}: get (hit)`, n, (i) => store.get(key((i * 7919) % n)), 1, 'random order'));
+    rows.push(await timed(`${engine}: get (miss)`, n, (i) => store.get(`missing:${i}`), 1, ''));
+    rows.push(await timed(`${engine}: del (durable, 256 in flight)`, n, (i) => store.del(key(i)), 256, ''));
     const stats = store.stats();
     await store.close();
     const t0 = process.hrtime.bigint();
-    db = await open(dir, { readOnly: true });
+    db = await open(dir, { engine, readOnly: true });
     const openMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    process.stdout.write(`hashlog bench: ${n} keys, ${size}-byte values, engine ${db.engine}, ${os.cpus().length} cores\n\n`);
-    process.stdout.write('| operation | ops/s | note |\n|---|---:|---|\n');
-    for (const r of rows) process.stdout.write(`| ${r.op} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.note} |\n`);
-    process.stdout.write(`\nreopen (full log scan): ${openMs.toFixed(0)} ms; fdatasyncs: ${stats.fsyncs}; `
-      + `index: ${stats.indexBytes} bytes\n`);
+    return { engine, rows, openMs, fsyncs: stats.fsyncs, indexBytes: stats.indexBytes };
   } finally {
     await db?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+async function run(o: { keys: string; valueSize: string; engines: string }): Promise<void> {
+  const n = Number(o.keys);
+  const size = Number(o.valueSize);
+  if (!Number.isInteger(n) || n < 1000) throw new CliError('--keys must be an integer >= 1000', 2);
+  if (!Number.isInteger(size) || size < 0) throw new CliError('--value-size must be an integer >= 0', 2);
+  const engines = o.engines.split(',');
+  for (const e of engines) if (e !== 'native' && e !== 'js') throw new CliError(`--engines: unknown engine ${e}`, 2);
+  const value = Buffer.alloc(size, 0x61);
+  const results: EngineResult[] = [];
+  const skipped: string[] = [];
+  for (const engine of engines as EngineName[]) {
+    try {
+      results.push(await benchEngine(engine, n, value));
+    } catch (e) {
+      if (!(e instanceof HashlogError) || e.code !== 'HASHLOG_NOT_SUPPORTED') throw e;
+      skipped.push(`${engine}: skipped (${e.message})`);
+    }
+  }
+  const out = process.stdout;
+  out.write(`hashlog bench: ${n} keys, ${size}-byte values, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}\n\n`);
+  out.write(`| operation | ${results.map((r) => `${r.engine} ops/s`).join(' | ')} |${results.length === 2 ? ' native ÷ js |' : ''}\n`);
+  out.write(`|---|${results.map(() => '---:').join('|')}|${results.length === 2 ? '---:|' : ''}\n`);
+  const ops = results[0]?.rows.map((r) => r.op.slice(r.op.indexOf(': ') + 2)) ?? [];
+  ops.forEach((op, i) => {
+    const cells = results.map((r) => fmt(r.rows[i].opsPerSec));
+    const ratio = results.length === 2 ? ` ${(results[0].rows[i].opsPerSec / results[1].rows[i].opsPerSec).toFixed(2)}x |` : '';
+    out.write(`| ${op} | ${cells.join(' | ')} |${ratio}\n`);
+  });
+  out.write(`| reopen (full log scan), ms | ${results.map((r) => r.openMs.toFixed(0)).join(' | ')} |${results.length === 2 ? ' |' : ''}\n`);
+  out.write(`| index bytes per key | ${results.map((r) => (r.indexBytes / n).toFixed(1)).join(' | ')} |${results.length === 2 ? ' |' : ''}\n`);
+  for (const s of skipped) out.write(`\n${s}\n`);
 }
 
 export function registerBench(program: Command): void {
@@ -77,5 +112,6 @@ export function registerBench(program: Command): void {
     .description('a quick benchmark of hashlog on this machine, in a temporary directory')
     .option('--keys <n>', 'keys to write, read and delete', '200000')
     .option('--value-size <bytes>', 'value size', '100')
+    .option('--engines <list>', 'engines to measure: native, js, or both', 'native,js')
     .action(run);
 }

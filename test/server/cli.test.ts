@@ -157,9 +157,11 @@ describe('hashlog directory commands', () => {
     expect(hashlog(['nosuch']).status).not.toBe(0);
   });
 
-  it('bench runs and prints a table', () => {
+  it('bench runs both engines and prints a table with their ratio', () => {
     const b = hashlog(['bench', '--keys', '2000']);
     expect(b.status).toBe(0);
-    expect(b.stdout).toMatch(/\| get \(hit\) \| [\d,]+ \|/);
+    expect(b.stdout).toContain('| operation | native ops/s | js ops/s | native ÷ js |');
+    expect(b.stdout).toMatch(/\| get \(hit\) \| [\d,]+ \| [\d,]+ \| [\d.]+x \|/);
+    expect(hashlog(['bench', '--engines', 'rust']).status).toBe(2);
   });
 });
