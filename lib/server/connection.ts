@@ -62,6 +62,7 @@ export class Connection implements FeedSink {
   private ending = false; // QUIT, a protocol error or shutdown: no more commands, close once flushed
   private gone = false;
   private reading = true;
+  private peerEnded = false; // the client closed its side: run what it sent, reply, then close
 
   constructor(socket: Socket, server: ServerCore, id: number, limits: Partial<ParserLimits>) {
     this.socket = socket;
@@ -85,7 +86,10 @@ export class Connection implements FeedSink {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.resume());
-    socket.on('end', () => this.endAfterReplies());
+    socket.on('end', () => {
+      this.peerEnded = true;
+      this.resume();
+    });
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
     if (server.settings.timeoutSeconds > 0) {
@@ -125,7 +129,7 @@ export class Connection implements FeedSink {
 
   private onData(chunk: Buffer): void {
     this.session.lastActive = Date.now();
-    if (this.ending) return;
+    if (this.ending || this.gone) return;
     this.parser.push(chunk);
     this.process();
   }
@@ -145,7 +149,10 @@ export class Connection implements FeedSink {
         this.protocolError(e as ProtocolError);
         break;
       }
-      if (args === undefined) break;
+      if (args === undefined) {
+        if (this.peerEnded) this.ending = true; // nothing more will come
+        break;
+      }
       this.execute(args);
       // Large replies go to the socket as they come, so its buffer shows the backlog.
       if (this.w.size + this.readyBytes > FLUSH_AT) this.flush();

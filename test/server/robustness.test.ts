@@ -180,3 +180,18 @@ describe('limits and security', () => {
     await s.stop();
   });
 });
+
+describe('a client that closes its side after sending', () => {
+  it('still gets every reply, even for commands held back by backpressure', async () => {
+    const t2 = await startServer();
+    await t2.db.put('fat', Buffer.alloc(256 * 1024, 1));
+    const c = await RawClient.connect(t2.port);
+    const cmds = Array.from({ length: 40 }, () => resp('GET', 'fat'));
+    cmds.push(resp('SET', 'last', 'done'));
+    c.socket.end(Buffer.concat(cmds)); // send, then half-close
+    const text = await c.until(() => c.closed, 20_000);
+    expect(text.endsWith('+OK\r\n')).toBe(true);
+    expect(t2.db.get('last')?.toString()).toBe('done');
+    await t2.stop();
+  });
+});
