@@ -37,16 +37,28 @@ function ioError(message: string, cause: unknown): HashlogError {
   return err;
 }
 
-// Copies the first `bytes` of src to dst and makes them durable.
+const CHUNK = 1024 * 1024;
+
+// Copies the first `bytes` of src to dst and makes them durable. Only those bytes: the source
+// may be longer (records written after the snapshot, zero-filled space ahead of the writer).
 async function copyPrefix(src: string, dst: string, bytes: number): Promise<void> {
-  await fs.promises.copyFile(src, dst, fs.constants.COPYFILE_EXCL);
-  const f = await fs.promises.open(dst, 'r+');
+  const from = await fs.promises.open(src, 'r');
   try {
-    // The source may be longer: records written after the snapshot, or zero-filled space.
-    await f.truncate(bytes);
-    await f.datasync();
+    const to = await fs.promises.open(dst, 'wx');
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, bytes));
+      for (let at = 0; at < bytes;) {
+        const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, bytes - at), at);
+        if (bytesRead === 0) throw new Error(`${src} ends at ${at}, before ${bytes}`);
+        await to.write(buf, 0, bytesRead, at);
+        at += bytesRead;
+      }
+      await to.datasync();
+    } finally {
+      await to.close();
+    }
   } finally {
-    await f.close();
+    await from.close();
   }
 }
 
@@ -72,6 +84,8 @@ export async function copySegments(source: string, target: string,
     }
     await syncDir(target);
   } catch (e) {
+    // Leave no half copy behind: the target was empty (or new) before.
+    for (const [name] of segments) await fs.promises.rm(path.join(target, name), { force: true }).catch(() => undefined);
     if (e instanceof HashlogError) throw e;
     throw ioError(`backup of ${source} to ${target} failed`, e);
   }

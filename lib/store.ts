@@ -128,6 +128,7 @@ export class Store {
   private state: StoreStatus = 'open';
   // Writes waiting for their commit group, oldest first; one promise per group.
   private cohorts: Cohort[] = [];
+  private barrier: { gen: number; first: number; promise: Promise<unknown> } | undefined;
   private flushWaiters: FlushWaiter[] = [];
   private durableGen = 0;
   private syncedGen = 0;
@@ -153,9 +154,17 @@ export class Store {
   async _open(): Promise<void> {
     const o = this.options;
     const report = o.onProgress;
-    const poll = report === undefined || this.native.recoveryProgress === undefined ? undefined : (): void => {
+    // A callback that throws must not break open(): its errors are dropped.
+    const safeReport = report === undefined ? undefined : (done: number, total: number): void => {
+      try {
+        report(done, total);
+      } catch {
+        // ignored: progress is advisory
+      }
+    };
+    const poll = safeReport === undefined || this.native.recoveryProgress === undefined ? undefined : (): void => {
       const [done, total] = (this.native.recoveryProgress as () => [number, number])();
-      report(done, total);
+      safeReport(done, total);
     };
     const timer = poll === undefined ? undefined : setInterval(poll, 100);
     try {
@@ -164,7 +173,7 @@ export class Store {
     } finally {
       if (timer !== undefined) clearInterval(timer);
     }
-    if (report !== undefined) report(this.recovery.bytesScanned, this.recovery.bytesScanned);
+    if (safeReport !== undefined) safeReport(this.recovery.bytesScanned, this.recovery.bytesScanned);
   }
 
   /** 'open', 'closing' (close() was called) or 'closed'. */
@@ -177,9 +186,20 @@ export class Store {
     return this.failure;
   }
 
-  /** @internal The promise of the newest commit group in flight, if any (the server's read barrier). */
-  _lastPending(): Promise<void> | undefined {
-    return this.cohorts.length === 0 ? undefined : this.cohorts[this.cohorts.length - 1].promise;
+  /**
+   * @internal Settles when every commit group now in flight has: resolves if all succeed,
+   * rejects with the first failure (the server's read barrier). Undefined if none is in flight.
+   */
+  _lastPending(): Promise<unknown> | undefined {
+    const n = this.cohorts.length;
+    if (n === 0) return undefined;
+    const newest = this.cohorts[n - 1];
+    if (this.barrier?.gen !== newest.gen || this.barrier.first !== this.cohorts[0].gen) {
+      const all = n === 1 ? newest.promise : Promise.all(this.cohorts.map((c) => c.promise));
+      all.catch(() => undefined);
+      this.barrier = { gen: newest.gen, first: this.cohorts[0].gen, promise: all };
+    }
+    return this.barrier.promise;
   }
 
   /** Which engine runs this store: 'native' (the C++ addon) or 'js' (pure TypeScript). */

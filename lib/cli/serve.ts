@@ -42,7 +42,7 @@ async function serve(o: ServeOptions): Promise<void> {
   if (o.replicaOf !== undefined) {
     const m = /^(.+):(\d+)$/.exec(o.replicaOf);
     if (m === null) throw new CliError('--replica-of must be HOST:PORT', 2);
-    replicaOf = { host: m[1], port: int('--replica-of port', m[2], 1) };
+    replicaOf = { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: int('--replica-of port', m[2], 1) };
   }
   log(`hashlog ${VERSION} (node ${process.version}, pid ${process.pid}): opening ${o.dir}`);
   const db = await openDir(o.dir, {

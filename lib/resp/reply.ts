@@ -57,12 +57,21 @@ export class ReplyWriter {
   }
 
   simple(s: string): void {
-    this.ascii(`+${s}\r\n`);
+    this.line(0x2b, s);
   }
 
   /** An error reply; `message` starts with its code word (ERR, WRONGTYPE, ...). */
   error(message: string): void {
-    this.ascii(`-${message.replace(/[\r\n]+/g, ' ')}\r\n`);
+    this.line(0x2d, message);
+  }
+
+  // A +status or -error line: text from clients may hold any byte, so it is encoded first and
+  // every CR or LF byte of the result becomes a space (one stray byte would end the line).
+  private line(prefix: number, text: string): void {
+    const b = Buffer.from(`_${text}\r\n`, 'utf8');
+    b[0] = prefix;
+    for (let i = 1; i < b.length - 2; i++) if (b[i] === 13 || b[i] === 10) b[i] = 32;
+    this.bytes(b);
   }
 
   integer(n: number | bigint): void {

@@ -15,12 +15,15 @@ import type { FeedSink } from './replication/feed';
 const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 const MAX_WAITING_REPLIES = 4096;
 const FLUSH_AT = 64 * 1024;
+const UNAUTHENTICATED_MAX = 64 * 1024;
 const MULTI_OK = new Set(['exec', 'discard', 'multi', 'quit', 'reset']);
 
 interface Slot {
   chunks: Buffer[];
   bytes: number;
   done: boolean;
+  /** Command replies in the slot (each becomes the error if its barrier fails). */
+  replies: number;
   /** Replies of commands that wrote: they turn into errors if their commit fails. */
   writes: number;
   barrier: Promise<unknown> | undefined;
@@ -31,8 +34,6 @@ export interface ServerCore extends ServerApi {
   readonly table: Map<string, CommandSpec>;
   /** Set while every connection must hold its next command (FLUSHDB running). */
   readonly gate: Promise<unknown> | undefined;
-  /** The promise of the newest write in flight, if any (the read barrier). */
-  pendingWrites(): Promise<unknown> | undefined;
   closed(conn: Connection): void;
   /** A commit failed: log it (once per kind and while it persists, not per reply). */
   writeFailed(error: unknown): void;
@@ -131,6 +132,12 @@ export class Connection implements FeedSink {
     this.session.lastActive = Date.now();
     if (this.ending || this.gone) return;
     this.parser.push(chunk);
+    // Before AUTH a client may not make the server hold much of its input (as Redis).
+    if (!this.session.authenticated && this.parser.buffered > UNAUTHENTICATED_MAX) {
+      this.protocolError(new ProtocolError('Protocol error: unauthenticated request too large'));
+      this.process();
+      return;
+    }
     this.process();
   }
 
@@ -189,6 +196,11 @@ export class Connection implements FeedSink {
       return;
     }
     if (this.multi !== undefined && !MULTI_OK.has(name)) {
+      if ((spec as CommandSpec).flags.includes('no-multi')) {
+        this.multiFailed = true;
+        this.fail('ERR Command not allowed inside a transaction');
+        return;
+      }
       this.multi.push(args);
       this.w.simple('QUEUED');
       this.settle(undefined, 0);
@@ -276,19 +288,26 @@ export class Connection implements FeedSink {
       this.fail('EXECABORT Transaction discarded because of previous errors.');
       return;
     }
+    // The server may have become a replica since the writes were queued.
+    const specs = queued.map((args) => this.server.table.get(args[0].toString('latin1').toLowerCase()) as CommandSpec);
+    if (this.server.readOnlyReplica && specs.some((s) => s.flags.includes('write'))) {
+      this.endMulti();
+      this.fail("EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.");
+      return;
+    }
     const extras: Promise<unknown>[] = [];
     this.w.array(queued.length);
-    for (const args of queued) {
-      const spec = this.server.table.get(args[0].toString('latin1').toLowerCase()) as CommandSpec;
+    queued.forEach((args, i) => {
+      const mark = this.ks.mark;
       try {
-        const extra = spec.run(this.ctx, args);
-        if (extra !== undefined && 'late' in extra) throw new Error(`ERR ${spec.name.toUpperCase()} inside MULTI is not allowed`);
-        if (extra !== undefined) extras.push(extra);
+        const extra = specs[i].run(this.ctx, args); // no-multi commands (late replies) were refused when queued
+        if (extra !== undefined && !('late' in extra)) extras.push(extra);
       } catch (e) {
+        this.ks.rollback(mark); // a command that fails writes nothing, as in Redis
         this.server.stats.errorReplies++;
         this.w.error(replyText(e));
       }
-    }
+    });
     this.endMulti();
     const wrote = this.ks.commit();
     if (wrote !== undefined) extras.push(wrote);
@@ -317,9 +336,10 @@ export class Connection implements FeedSink {
       for (const c of chunks) last.chunks.push(c);
       last.bytes += bytes;
       last.writes += writes;
+      last.replies++;
       return;
     }
-    const slot: Slot = { chunks, bytes, done: barrier === undefined, writes, barrier };
+    const slot: Slot = { chunks, bytes, done: barrier === undefined, replies: 1, writes, barrier };
     this.slots.push(slot);
     if (barrier !== undefined) {
       barrier.then(() => this.open(slot), (e: unknown) => this.open(slot, e));
@@ -329,7 +349,7 @@ export class Connection implements FeedSink {
   // A reply whose content is known only later (WAIT): an empty slot, filled when it resolves.
   private settleLate(late: Promise<(w: ReplyWriter) => void>): void {
     if (!this.w.empty) this.readyFromWriter();
-    const slot: Slot = { chunks: [], bytes: 0, done: false, writes: 0, barrier: late };
+    const slot: Slot = { chunks: [], bytes: 0, done: false, replies: 1, writes: 0, barrier: late };
     this.slots.push(slot);
     late.then((write) => {
       const w = new ReplyWriter();
@@ -356,7 +376,7 @@ export class Connection implements FeedSink {
       this.readyBytes += bytes.length;
       this.flush();
     } else {
-      this.slots.push({ chunks: [bytes], bytes: bytes.length, done: true, writes: 0, barrier: undefined });
+      this.slots.push({ chunks: [bytes], bytes: bytes.length, done: true, replies: 0, writes: 0, barrier: undefined });
       this.waitingBytes += bytes.length;
     }
   }
@@ -369,11 +389,12 @@ export class Connection implements FeedSink {
   private open(slot: Slot, error?: unknown): void {
     if (error !== undefined) this.server.writeFailed(error);
     else if (slot.writes > 0) this.server.committed();
-    if (error !== undefined && slot.writes > 0) {
-      // The commit failed: every write reply of the slot becomes the error.
+    if (error !== undefined && slot.replies > 0) {
+      // A commit failed: the slot's write replies, and its reads (which may have seen the
+      // failed writes, now undone), all become the error.
       const w = new ReplyWriter();
-      for (let i = 0; i < slot.writes; i++) w.error(replyText(error));
-      this.server.stats.errorReplies += slot.writes;
+      for (let i = 0; i < slot.replies; i++) w.error(replyText(error));
+      this.server.stats.errorReplies += slot.replies;
       this.waitingBytes -= slot.bytes;
       slot.chunks = w.take();
       slot.bytes = slot.chunks.reduce((n, c) => n + c.length, 0);

@@ -56,6 +56,8 @@ export interface ServerApi {
   sessions(): Iterable<Session>;
   /** Holds every connection's next command until `work` settles (FLUSHDB: reads must not see the old keys). */
   barrier(work: Promise<unknown>): Promise<unknown>;
+  /** The promise of the newest write in flight, if any (the read barrier). */
+  pendingWrites(): Promise<unknown> | undefined;
   /** Role, feeds to replicas, the link to a primary. */
   readonly replication: Replication;
   /** Stops the server gracefully after the current replies are out. */

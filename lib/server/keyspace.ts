@@ -1,6 +1,8 @@
 // The keyspace as one command (or one MULTI/EXEC transaction) sees it: reads go to the store,
 // writes are collected and committed together, so a multi-key command is one atomic batch and
 // a transaction's later commands see its earlier writes.
+import { rangeError } from '../errors';
+import { MAX_KEY_SIZE } from '../options';
 import type { BatchOperation, Store } from '../store';
 
 interface Pending {
@@ -40,11 +42,16 @@ export class Keyspace {
   }
 
   put(key: Buffer, value: Buffer, expiresAt: number | null): void {
+    checkKey(key);
+    if (value.length > this.store.options.maxValueSize) {
+      throw rangeError(`value is ${value.length} bytes; maxValueSize is ${this.store.options.maxValueSize}`, 'HASHLOG_VALUE_TOO_LARGE');
+    }
     this.ops.push(expiresAt === null ? { type: 'put', key, value } : { type: 'put', key, value, expiresAt });
     if (this.ops.length > 1 || this.overlay !== undefined) this.remember(key, { value, expiresAt });
   }
 
   del(key: Buffer): void {
+    checkKey(key);
     this.ops.push({ type: 'del', key });
     if (this.ops.length > 1 || this.overlay !== undefined) this.remember(key, { value: null, expiresAt: null });
   }
@@ -90,6 +97,22 @@ export class Keyspace {
     return this.store.put(op.key, op.value, op.expiresAt === undefined ? undefined : { expiresAt: op.expiresAt });
   }
 
+  /** A point to roll back to: the writes collected so far. */
+  get mark(): number {
+    return this.ops.length;
+  }
+
+  /** Drops the writes collected after `mark` (a command that failed half-way). */
+  rollback(mark: number): void {
+    if (this.ops.length === mark) return;
+    const kept = this.ops.slice(0, mark);
+    this.discard();
+    for (const op of kept) {
+      if (op.type === 'put') this.put(op.key as Buffer, op.value as Buffer, op.expiresAt ?? null);
+      else this.del(op.key as Buffer);
+    }
+  }
+
   /** Drops the collected writes (a transaction that failed before committing). */
   discard(): void {
     this.ops = [];
@@ -120,6 +143,13 @@ export class Keyspace {
     }
     return this.overlay.get(key.toString('latin1'));
   }
+}
+
+// The store's own key rules, checked when a write is staged so that a bad key fails its
+// command, not the whole transaction's batch.
+function checkKey(key: Buffer): void {
+  if (key.length === 0) throw rangeError('key must not be empty');
+  if (key.length > MAX_KEY_SIZE) throw rangeError(`key is ${key.length} bytes; the limit is ${MAX_KEY_SIZE}`, 'HASHLOG_KEY_TOO_LARGE');
 }
 
 function expired(expiresAt: number | null): boolean {

@@ -176,6 +176,8 @@ export class Server implements ServerCore {
 
   writeFailed(error: unknown): void {
     const code = error instanceof HashlogError ? error.code : 'unknown';
+    // Only the disk's failures: a bad argument (an oversized key) is the client's business.
+    if (code !== 'HASHLOG_FAILED' && code !== 'HASHLOG_NO_SPACE' && code !== 'HASHLOG_IO') return;
     const now = Date.now();
     if (now - (this.lastWriteErrorLog.get(code) ?? 0) < 10_000) return;
     this.lastWriteErrorLog.set(code, now);
@@ -190,7 +192,7 @@ export class Server implements ServerCore {
     socket.on('error', () => undefined); // a reset before the connection is set up
     if (this.closing !== undefined || this.connections.size >= this.settings.maxClients) {
       this.stats.rejectedConnections++;
-      socket.end('-ERR max number of clients reached\r\n');
+      socket.end(this.closing !== undefined ? '-ERR the server is shutting down\r\n' : '-ERR max number of clients reached\r\n');
       return;
     }
     const limits = { maxBulkLength: this.settings.maxBulkLength, maxArgs: this.maxArgs };

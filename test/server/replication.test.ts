@@ -100,7 +100,7 @@ describe('replication', () => {
     expect((await cb.role())[0]).toBe('master');
     await cb.set('after', '2');
     await ca.set('diverged', 'only on a'); // a never learnt it is no longer primary
-    expect(await ca.call('REPLICAOF', '127.0.0.1', String(b.port))).toBe('OK Replicating');
+    expect(await ca.call('REPLICAOF', '127.0.0.1', String(b.port))).toBe('OK');
     expect(await cb.wait(1, 10_000)).toBe(1);
     expect(a.logs.some((l) => l.includes('full resync'))).toBe(true);
     expect(await snapshot(ca)).toEqual({ after: '2', before: '1' });

@@ -162,11 +162,13 @@ function randomkey(ctx: Context): void {
 }
 
 function flush(ctx: Context, args: Buffer[]): Promise<unknown> | void {
-  if (args.length === 2 && !['ASYNC', 'SYNC'].includes(args[1].toString('latin1').toUpperCase())) {
+  if (args.length > 2 || (args.length === 2 && !['ASYNC', 'SYNC'].includes(args[1].toString('latin1').toUpperCase()))) {
     throw new ReplyError(SYNTAX);
   }
   if (ctx.session.inMulti) {
-    // Inside a transaction the clear must be part of its one batch: delete every key.
+    // Inside a transaction the clear must be part of its one batch: delete every key, the
+    // transaction's own writes included.
+    for (const k of ctx.ks.pendingKeys()) if (ctx.ks.has(k)) ctx.ks.del(k);
     let cursor = 0;
     do {
       const page = ctx.ks.store.scan(cursor, 1024);

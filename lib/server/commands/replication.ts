@@ -3,6 +3,7 @@
 import { NOT_INTEGER, ReplyError } from '../errors';
 import { intArg } from '../int';
 import { command, type CommandResult, type CommandSpec, type Context } from '../context';
+import type { ReplyWriter } from '../../resp/reply';
 
 function replicaof(ctx: Context, args: Buffer[]): Promise<unknown> {
   const host = args[1].toString('utf8');
@@ -13,7 +14,7 @@ function replicaof(ctx: Context, args: Buffer[]): Promise<unknown> {
   }
   const port = intArg(args[2]);
   if (port < 1 || port > 65535) throw new ReplyError('ERR Invalid master port');
-  ctx.w.simple('OK Replicating');
+  ctx.w.simple('OK');
   return rep.follow(host, port);
 }
 
@@ -56,7 +57,10 @@ function wait(ctx: Context, args: Buffer[]): CommandResult {
   if (timeout < 0) throw new ReplyError('ERR timeout is negative');
   const rep = ctx.server.replication;
   if (rep.role === 'replica') throw new ReplyError('ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.');
-  return { late: rep.wait(count, timeout).then((n) => (w) => w.integer(n)) };
+  // The writes issued before WAIT must be in the files before the target is taken.
+  const before = ctx.server.pendingWrites() ?? Promise.resolve();
+  const late = before.catch(() => undefined).then(() => rep.wait(count, timeout));
+  return { late: late.then((n: number) => (w: ReplyWriter) => w.integer(n)) };
 }
 
 // HASHLOG.SYNC <replid> <position>: turns this connection into a replication feed.
@@ -82,7 +86,7 @@ export const replicationCommands: CommandSpec[] = [
   command('replicaof', 3, A, replicaof),
   command('slaveof', 3, A, replicaof),
   command('role', 1, ['fast'], role),
-  command('wait', 3, [], wait),
+  command('wait', 3, ['no-multi'], wait),
   command('hashlog.sync', 3, A, sync),
   command('hashlog.ack', 2, ['fast'], ack),
 ];

@@ -10,6 +10,8 @@ import { loadReplicaState, saveReplicaState } from './state';
 const RETRY_MS = 1000;
 const HEARTBEAT_MS = 1000; // an ACK at least this often, as Redis's REPLCONF ACK: the primary sees the link alive
 const SAVE_EVERY_MS = 100;
+const QUEUE_HIGH = 16; // frames (up to 1 MiB each) waiting to be applied before reading pauses
+const QUEUE_LOW = 4;
 
 export type LinkStatus = 'connecting' | 'sync' | 'up' | 'down';
 
@@ -72,6 +74,8 @@ export class ReplicaLink {
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
   private savedAt = 0;
+  private queued = 0;
+  private syncEnd = 0; // a full resync is in progress until the log is applied this far
   private retry: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -90,7 +94,7 @@ export class ReplicaLink {
   start(): void {
     this.connect();
     this.heartbeat = setInterval(() => {
-      if (this.status === 'up') this.socket?.write(command('HASHLOG.ACK', String(this.applied)));
+      if (this.status !== 'connecting' && this.status !== 'down') this.socket?.write(command('HASHLOG.ACK', String(this.applied)));
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -112,8 +116,12 @@ export class ReplicaLink {
     const reader = new StreamReader();
     const socket = net.connect(this.port, this.host, () => {
       this.status = 'sync';
-      if (this.options.password !== undefined) socket.write(command('AUTH', this.options.password));
-      socket.write(command('HASHLOG.SYNC', this.replid, String(this.applied)));
+      // Frames of an earlier connection may still be applying: ask from where they end.
+      void this.work.then(() => {
+        if (this.socket !== socket || this.stopped) return;
+        if (this.options.password !== undefined) socket.write(command('AUTH', this.options.password));
+        socket.write(command('HASHLOG.SYNC', this.replid, String(this.applied)));
+      });
     });
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
@@ -141,8 +149,12 @@ export class ReplicaLink {
   // Items are handled one after another: a frame is applied only after the previous is durable.
   private enqueue(item: Item): void {
     const socket = this.socket;
+    // Backpressure: stop reading while frames wait to be applied.
+    if (++this.queued > QUEUE_HIGH) socket?.pause();
     this.work = this.work.then(() => this.handle(item)).catch((e: Error) => {
       if (this.socket === socket) this.fail(e);
+    }).finally(() => {
+      if (--this.queued < QUEUE_LOW) socket?.resume();
     });
   }
 
@@ -157,18 +169,20 @@ export class ReplicaLink {
 
   private async handleLine(text: string): Promise<void> {
     if (text.startsWith('-')) throw new Error(`the primary says: ${text.slice(1)}`);
-    const [word, replid, pos] = text.slice(1).split(' ');
+    const [word, replid, pos, end] = text.slice(1).split(' ');
     if (word === 'FULLRESYNC') {
       this.options.log(`full resync from ${this.host}:${this.port} (replication id ${replid})`);
       await this.store.clear();
       this.replid = replid;
       this.applied = Number(pos);
+      this.syncEnd = Number(end ?? pos);
       this.carry = Buffer.alloc(0);
       this.save(true);
+      this.status = this.applied >= this.syncEnd ? 'up' : 'sync'; // the data is partial until then
     } else if (word === 'CONTINUE') {
       this.options.log(`replicating from ${this.host}:${this.port} at position ${this.applied}`);
+      this.status = 'up';
     }
-    if (word === 'FULLRESYNC' || word === 'CONTINUE') this.status = 'up';
   }
 
   private async applyFrame(pos: number, bytes: Buffer): Promise<void> {
@@ -180,7 +194,13 @@ export class ReplicaLink {
     const { used, done } = applyRecords(this.store, data);
     this.carry = Buffer.from(data.subarray(used));
     await done;
+    // Acknowledge only what is on disk: with durability 'none' the writes resolved at write().
+    if (this.store.options.durability !== 'sync') await this.store.flush();
     this.applied = base + used;
+    if (this.status === 'sync' && this.applied >= this.syncEnd) {
+      this.status = 'up';
+      this.options.log(`full resync from ${this.host}:${this.port} done at position ${this.applied}`);
+    }
     this.socket?.write(command('HASHLOG.ACK', String(this.applied)));
     this.save(false);
   }

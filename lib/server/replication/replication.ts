@@ -28,6 +28,11 @@ export class Replication {
     this.masterauth = masterauth;
     this.replid = store.options.readOnly ? newReplid() : loadReplid(store.location);
     const was = store.options.readOnly || replica ? undefined : loadReplicaState(store.location);
+    if (!replica && !store.options.readOnly && store.recovery.discardedBytes > 0) {
+      // Recovery cut a tail that a replica may already hold: positions past it now name other
+      // bytes, so this log starts a new history and such a replica resyncs in full.
+      this.replid = saveReplid(store.location, newReplid());
+    }
     if (was !== undefined) {
       // This store followed a primary: as a primary now, its log is a history of its own.
       this.log('this store was a replica; starting as a primary with a new replication id '
@@ -56,14 +61,18 @@ export class Replication {
       && offsetOf(pos) >= SEGMENT_HEADER_SIZE && offsetOf(pos) <= s.written);
     if (replid === this.replid && inLog) return { line: `CONTINUE ${this.replid} ${pos}`, from: pos };
     const start = logStart(this.store);
-    return { line: `FULLRESYNC ${this.replid} ${start}`, from: start };
+    return { line: `FULLRESYNC ${this.replid} ${start} ${logEnd(this.store)}`, from: start };
   }
 
   startFeed(sink: FeedSink, from: number): void {
     const feed = new Feed(this.store, sink, from);
     this.feeds.set(sink, feed);
     this.log(`replica ${sink.address} attached at position ${from}`);
-    void feed.run().finally(() => this.feeds.delete(sink));
+    void feed.run().catch((e: Error) => {
+      // A read of a segment failed (a file gone, out of descriptors): end this link, not the server.
+      this.log(`replication feed to ${sink.address} failed: ${e.message}`);
+      sink.close(`replication feed failed: ${e.message}`);
+    }).finally(() => this.feeds.delete(sink));
   }
 
   dropSink(sink: FeedSink): void {
@@ -95,32 +104,44 @@ export class Replication {
     const target = logEnd(this.store);
     if (this.countAt(target) >= count || count === 0) return Promise.resolve(this.countAt(target));
     return new Promise((resolve) => {
-      const waiter: AckWaiter = { target, count, resolve };
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: AckWaiter = {
+        target, count, resolve: (n) => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve(n);
+        },
+      };
       this.waiters.push(waiter);
       if (timeoutMs > 0) {
-        setTimeout(() => {
+        timer = setTimeout(() => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           resolve(this.countAt(target));
         }, timeoutMs);
+        timer.unref();
       }
     });
   }
 
   /** REPLICAOF host port: follow that primary (replies go on being served from this store). */
   async follow(host: string, port: number): Promise<void> {
-    await this.link?.stop();
+    // Swapped synchronously: two REPLICAOF racing must not leave a link nobody can stop.
+    const old = this.link;
+    const next = new ReplicaLink(this.store, host, port, { password: this.masterauth, log: this.log });
+    this.link = next;
     for (const sink of [...this.feeds.keys()]) sink.close('this server became a replica');
-    this.link = new ReplicaLink(this.store, host, port, { password: this.masterauth, log: this.log });
+    await old?.stop();
+    if (this.link !== next) return; // superseded meanwhile
     this.log(`replicating from ${host}:${port}`);
-    this.link.start();
+    next.start();
   }
 
   /** REPLICAOF NO ONE: stop following; accept writes, as a new history (a new replication id). */
   async promote(): Promise<void> {
-    if (this.link === undefined) return;
     const link = this.link;
-    await link.stop();
+    if (link === undefined) return;
     this.link = undefined;
+    await link.stop();
+    if (this.link !== undefined) return; // a REPLICAOF host port came meanwhile
     saveReplicaState(this.store.location, undefined);
     this.replid = saveReplid(this.store.location, newReplid());
     this.log(`promoted to primary at position ${link.applied} of ${link.host}:${link.port}'s log; replication id ${this.replid}`);
