@@ -57,6 +57,21 @@ describe('replication', () => {
     expect(await p.wait(2, 100)).toBe(1); // only one replica: WAIT gives up after its timeout
   });
 
+  it('records larger than a frame (1 MiB) arrive whole', async () => {
+    const primary = await start();
+    const replica = await start({}, { replicaOf: { host: '127.0.0.1', port: primary.port } });
+    const p = primary.client();
+    const big = Buffer.alloc(5 * 1024 * 1024 + 7);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    await p.set('small', '1');
+    await p.set('big', big);
+    await p.mset('after', '2', 'also', '3');
+    expect(await p.wait(1, 20_000)).toBe(1);
+    const r = replica.client();
+    expect((await r.getBuffer('big'))?.equals(big)).toBe(true);
+    expect(await r.mget('small', 'after', 'also')).toEqual(['1', '2', '3']);
+  });
+
   it('the link authenticates with masterauth, and without it the replica stays down', async () => {
     const primary = await start({}, { requirepass: 'pw' });
     const good = await start({}, { replicaOf: { host: '127.0.0.1', port: primary.port }, masterauth: 'pw' });

@@ -3,6 +3,7 @@
 // through the store, acknowledges what is durable (HASHLOG.ACK), and reconnects after a drop.
 import net from 'node:net';
 import type { Store } from '../../store';
+import { RECORD_HEADER_SIZE } from '../../js/log-format';
 import { applyRecords } from './apply';
 import { fileOf, offsetOf, SEGMENT_HEADER_SIZE } from './position';
 import { loadReplicaState, saveReplicaState } from './state';
@@ -29,12 +30,27 @@ type Item = { kind: 'line'; text: string } | { kind: 'frame'; pos: number; bytes
 // The primary's stream: status lines (+/-), then frames *2 :<pos> $<n> <bytes>.
 class StreamReader {
   private buf: Buffer = Buffer.alloc(0);
+  // Chunks of a frame whose length is known, parked until all of it is here (joined once).
+  private parked: Buffer[] = [];
+  private parkedBytes = 0;
+  private need = 0;
 
   push(chunk: Buffer): void {
+    if (this.need > 0) {
+      this.parked.push(chunk);
+      this.parkedBytes += chunk.length;
+      if (this.buf.length + this.parkedBytes < this.need) return;
+      this.buf = Buffer.concat([this.buf, ...this.parked]);
+      this.parked = [];
+      this.parkedBytes = 0;
+      this.need = 0;
+      return;
+    }
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
   }
 
   next(): Item | undefined {
+    if (this.need > 0) return undefined;
     const b = this.buf;
     if (b.length === 0) return undefined;
     const nl = b.indexOf('\r\n');
@@ -52,10 +68,20 @@ class StreamReader {
     const n = Number(b.subarray(nl2 + 3, nl3).toString('latin1'));
     if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(n) || n < 0) throw new Error('bad frame from the primary');
     const start = nl3 + 2;
-    if (b.length < start + n + 2) return undefined;
+    if (b.length < start + n + 2) {
+      this.need = start + n + 2;
+      return undefined;
+    }
     this.buf = b.subarray(start + n + 2);
     return { kind: 'frame', pos, bytes: b.subarray(start, start + n) };
   }
+}
+
+// The whole size of the record that `chunks` start with, once its header is there.
+function recordSize(chunks: Buffer[], total: number): number | undefined {
+  if (total < RECORD_HEADER_SIZE) return undefined;
+  const head = chunks[0].length >= RECORD_HEADER_SIZE ? chunks[0] : Buffer.concat(chunks).subarray(0, RECORD_HEADER_SIZE);
+  return RECORD_HEADER_SIZE + head.readUInt32LE(8) + head.readUInt32LE(12);
 }
 
 export class ReplicaLink {
@@ -70,7 +96,9 @@ export class ReplicaLink {
   private readonly store: Store;
   private readonly options: LinkOptions;
   private socket: net.Socket | undefined;
-  private carry: Buffer = Buffer.alloc(0);
+  // The start of a record that continues in the next frame(s), joined once it is whole.
+  private carry: Buffer[] = [];
+  private carryLen = 0;
   private work: Promise<void> = Promise.resolve();
   private stopped = false;
   private savedAt = 0;
@@ -112,7 +140,8 @@ export class ReplicaLink {
   private connect(): void {
     if (this.stopped) return;
     this.status = 'connecting';
-    this.carry = Buffer.alloc(0);
+    this.carry = [];
+    this.carryLen = 0;
     const reader = new StreamReader();
     const socket = net.connect(this.port, this.host, () => {
       this.status = 'sync';
@@ -176,7 +205,8 @@ export class ReplicaLink {
       this.replid = replid;
       this.applied = Number(pos);
       this.syncEnd = Number(end ?? pos);
-      this.carry = Buffer.alloc(0);
+      this.carry = [];
+      this.carryLen = 0;
       this.save(true);
       this.status = this.applied >= this.syncEnd ? 'up' : 'sync'; // the data is partial until then
     } else if (word === 'CONTINUE') {
@@ -186,13 +216,22 @@ export class ReplicaLink {
   }
 
   private async applyFrame(pos: number, bytes: Buffer): Promise<void> {
-    const expected = this.applied + this.carry.length;
-    const nextSegment = this.carry.length === 0 && fileOf(pos) > fileOf(expected) && offsetOf(pos) === SEGMENT_HEADER_SIZE;
+    const expected = this.applied + this.carryLen;
+    const nextSegment = this.carryLen === 0 && fileOf(pos) > fileOf(expected) && offsetOf(pos) === SEGMENT_HEADER_SIZE;
     if (pos !== expected && !nextSegment) throw new Error(`frame at ${pos}, expected ${expected}`);
-    const base = pos - this.carry.length;
-    const data = this.carry.length === 0 ? bytes : Buffer.concat([this.carry, bytes]);
+    const base = pos - this.carryLen;
+    let data = bytes;
+    if (this.carryLen > 0) {
+      this.carry.push(bytes);
+      this.carryLen += bytes.length;
+      // A record larger than a frame: wait for all of it, then join once (not once per frame).
+      const need = recordSize(this.carry, this.carryLen);
+      if (need !== undefined && this.carryLen < need) return;
+      data = Buffer.concat(this.carry);
+    }
     const { used, done } = applyRecords(this.store, data);
-    this.carry = Buffer.from(data.subarray(used));
+    this.carry = used < data.length ? [Buffer.from(data.subarray(used))] : [];
+    this.carryLen = data.length - used;
     await done;
     // Acknowledge only what is on disk: with durability 'none' the writes resolved at write().
     if (this.store.options.durability !== 'sync') await this.store.flush();
