@@ -186,6 +186,13 @@ Status LogWriter::Prepare(const CommitGroup& g) {
       if (current_ != nullptr && current_ != seg) {
         Status s = current_->Seal(current_->sealed_at);
         if (!s.ok()) return s;
+        // The shrink must be durable before a successor exists: a power cut could otherwise
+        // leave the sealed segment with its synced zero-filled tail, which recovery reads as
+        // damage in the middle of the log (found by native/cc/power_cut_test.cc). The file
+        // holds acknowledged records, so a failed sync here is fail-stop like any other.
+        s = current_->Sync();
+        if (!s.ok()) return Status::Failed(s);
+        fsyncs_++;
       }
       Status s = seg->Create(seg->reserve);
       if (s.ok()) s = fs_->SyncDir(dir_);
