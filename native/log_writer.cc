@@ -113,9 +113,16 @@ void LogWriter::TakeForRollback(std::vector<UndoEntry>* undo, uint64_t* first_ge
 }
 
 void LogWriter::Resume(Segment* current) {
-  std::lock_guard<std::mutex> lk(mu_);
-  current_ = current;
-  stalled_ = false;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    current_ = current;
+    stalled_ = false;
+  }
+  // Wake the thread from its stalled wait: the rolled-back generations count as written,
+  // and a write that waits on one without appending (a delete of an absent key) would
+  // otherwise wait for the next append's kick, forever if none comes (found by
+  // native/cc/fault_loop_test.cc).
+  cv_.notify_one();
 }
 
 void LogWriter::Run() {

@@ -83,14 +83,16 @@ class Driver {
   Store* store() { return store_.get(); }
   std::vector<Op>& ops() { return ops_; }
 
-  // Issues options.ops operations in bursts, waiting for each burst to settle.
-  void Run(const WorkloadOptions& wo, std::mt19937_64* rng) {
+  // Issues options.ops operations in bursts, waiting for each burst to settle, and calls
+  // `after_burst` (if set) after each.
+  void Run(const WorkloadOptions& wo, std::mt19937_64* rng, const std::function<void()>& after_burst = nullptr) {
     int issued = 0;
     while (issued < wo.ops) {
       int burst = 1 + static_cast<int>((*rng)() % wo.max_burst);
       for (int b = 0; b < burst && issued < wo.ops; b++, issued++) Issue(MakeOp(wo, rng));
       store_->Kick();
       Settle();
+      if (after_burst) after_burst();
     }
   }
 
@@ -137,6 +139,9 @@ class Driver {
       bool pending = false;
       for (const Op& op : ops_) pending |= op.fate == Op::kPending;
       if (!pending) return;
+      if (std::getenv("HASHLOG_DEBUG_EVENTS") != nullptr)
+        for (const Op& op : ops_)
+          if (op.fate == Op::kPending) std::fprintf(stderr, "waiting for gen %llu\n", static_cast<unsigned long long>(op.gen));
       FlushEvent ev;
       uint64_t at;
       {
@@ -146,6 +151,10 @@ class Driver {
         at = events_.front().second;
         events_.pop_front();
       }
+      if (std::getenv("HASHLOG_DEBUG_EVENTS") != nullptr)
+        std::fprintf(stderr, "event written=%llu synced=%llu status=%s\n",
+                     static_cast<unsigned long long>(ev.written_gen), static_cast<unsigned long long>(ev.synced_gen),
+                     ev.status.message().c_str());
       if (ev.synced_gen > synced_gen_) {
         synced_gen_ = ev.synced_gen;
         synced_at_ = at;
@@ -153,6 +162,9 @@ class Driver {
       if (!ev.status.ok()) {
         uint64_t first = 0, last = 0;
         store_->HandleFlushEvent(ev, &first, &last);
+        if (std::getenv("HASHLOG_DEBUG_EVENTS") != nullptr)
+          std::fprintf(stderr, "rolled back %llu..%llu\n", static_cast<unsigned long long>(first),
+                       static_cast<unsigned long long>(last));
         async_errors_.push_back(ev.status);
         MarkAcked();  // what synced before the failure stays acknowledged
         for (Op& op : ops_) {
