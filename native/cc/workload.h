@@ -131,6 +131,14 @@ class Driver {
     ops_.push_back(std::move(op));
   }
 
+  // Tracks a write made directly on store() (SetExpiry, AppendClear) as an operation with
+  // no modelled effect, so that Settle() waits for it too.
+  void Track(uint64_t gen) {
+    Op op;
+    op.gen = gen;
+    ops_.push_back(std::move(op));
+  }
+
   // Waits until every issued operation is acknowledged or rejected.
   void Settle() {
     if (!options_.sync) store_->Flush();
