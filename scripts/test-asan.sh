@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the standalone C++ test programs (no N-API) with AddressSanitizer and UBSan and runs
-# them: the hash index test, the workload driver (the whole Store API), the power-cut test and
-# the I/O fault loop; then the threaded ones under ThreadSanitizer. Any report fails the run
-# (-fno-sanitize-recover, halt_on_error).
+# them: the hash index test, the workload driver (the whole Store API), the power-cut test,
+# the I/O fault loop and the corruption loop; then the threaded ones under ThreadSanitizer.
+# Any report fails the run (-fno-sanitize-recover, halt_on_error).
 #   npm run test:asan [-- <scale=1>]     (scale multiplies seeds and rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 echo "building with ${san[*]}"
 g++ -std=c++17 -g -Wall -Wextra -Werror "${san[@]}" -o "$tmp/hash_index_test" \
   test/native/cc/hash_index_test.cc native/hash_index.cc native/status.cc
-for p in workload_driver power_cut_test fault_loop_test; do
+for p in workload_driver power_cut_test fault_loop_test corruption_test; do
   scripts/build-cc.sh "$p" "$tmp/$p" "${san[@]}"
 done
 
@@ -25,6 +25,7 @@ for seed in 1 2 3; do "$tmp/hash_index_test" "$seed"; done
 for seed in $(seq 1 $((4 * scale))); do "$tmp/workload_driver" "$seed" $((10 * scale)) "$scratch"; done
 "$tmp/power_cut_test" 1 $((6 * scale)) 3 "$scratch"
 "$tmp/fault_loop_test" 1 40 "$scratch"
+for seed in $(seq 1 $((2 * scale))); do "$tmp/corruption_test" "$seed" 500 "$scratch"; done
 echo "asan/ubsan: no reports"
 
 # The owner and flush threads under ThreadSanitizer too (-Wno-tsan: TSan does not model
