@@ -35,7 +35,9 @@ function sourceHash(): string {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) {
-        if (e.name !== 'binding') walk(p);
+        // The archive holds the engine and native/testing; the programs in native/cc are
+        // compiled per build, and native/binding is the addon's.
+        if (e.name !== 'binding' && e.name !== 'cc') walk(p);
       } else if (/\.(cc|h)$/.test(e.name)) {
         h.update(p);
         h.update(fs.readFileSync(p));
@@ -64,13 +66,16 @@ function engineArchive(): string {
   return lib;
 }
 
-/** Compiles native/cc/<name>.cc against the engine and returns the binary's path. */
-export function buildProgram(name: string): string {
+/**
+ * Compiles native/cc/<name>.cc (plus native/cc/<extra>.cc for each of `extra`) against the
+ * engine and returns the binary's path.
+ */
+export function buildProgram(name: string, extra: string[] = []): string {
   const lib = engineArchive();
   const out = path.join(path.dirname(lib), name);
-  const src = path.join('native', 'cc', `${name}.cc`);
+  const srcs = [name, ...extra].map((n) => path.join('native', 'cc', `${n}.cc`));
   const tmp = `${out}.${process.pid}`;
-  execFileSync('g++', [...FLAGS, '-o', tmp, src, lib], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync('g++', [...FLAGS, '-o', tmp, ...srcs, lib], { cwd: ROOT, stdio: 'pipe' });
   fs.renameSync(tmp, out);
   return out;
 }
