@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the standalone C++ test programs (no N-API) with AddressSanitizer and UBSan and runs
 # them: the hash index test, the workload driver (the whole Store API), the power-cut test,
-# the I/O fault loop and the corruption loop; then the threaded ones under ThreadSanitizer.
-# Any report fails the run (-fno-sanitize-recover, halt_on_error).
+# the I/O fault loop, the corruption loop and the fuzz corpus; then the threaded ones under
+# ThreadSanitizer. Any report fails the run (-fno-sanitize-recover, halt_on_error).
 #   npm run test:asan [-- <scale=1>]     (scale multiplies seeds and rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +20,14 @@ g++ -std=c++17 -g -Wall -Wextra -Werror "${san[@]}" -o "$tmp/hash_index_test" \
 for p in workload_driver power_cut_test fault_loop_test corruption_test; do
   scripts/build-cc.sh "$p" "$tmp/$p" "${san[@]}"
 done
+scripts/build-cc.sh fuzz_replay "$tmp/fuzz_replay" "${san[@]}" native/cc/fuzz_decoder.cc
 
 for seed in 1 2 3; do "$tmp/hash_index_test" "$seed"; done
 for seed in $(seq 1 $((4 * scale))); do "$tmp/workload_driver" "$seed" $((10 * scale)) "$scratch"; done
 "$tmp/power_cut_test" 1 $((6 * scale)) 3 "$scratch"
 "$tmp/fault_loop_test" 1 40 "$scratch"
 for seed in $(seq 1 $((2 * scale))); do "$tmp/corruption_test" "$seed" 500 "$scratch"; done
+"$tmp/fuzz_replay" test/reliability/fuzz-corpus
 echo "asan/ubsan: no reports"
 
 # The owner and flush threads under ThreadSanitizer too (-Wno-tsan: TSan does not model

@@ -81,6 +81,9 @@ class Driver {
     return Store::Open(fs_, dir_, options_, [this](const FlushEvent& ev) { Push(ev); }, &store_);
   }
   Store* store() { return store_.get(); }
+  // Values name their operation by index; a second driver over the same store starts its
+  // indexes here so that its values differ from the first one's.
+  void set_id_base(size_t base) { id_base_ = base; }
   std::vector<Op>& ops() { return ops_; }
 
   // Issues options.ops operations in bursts, waiting for each burst to settle, and calls
@@ -214,7 +217,7 @@ class Driver {
 
   Op MakeOp(const WorkloadOptions& wo, std::mt19937_64* rng) {
     Op op;
-    const size_t id = ops_.size();
+    const size_t id = id_base_ + ops_.size();
     auto effect = [&](int sub) {
       Effect e;
       e.key = static_cast<int>((*rng)() % wo.keys);
@@ -241,6 +244,7 @@ class Driver {
   std::function<uint64_t()> clock_;
   std::unique_ptr<Store> store_;
   std::vector<Op> ops_;
+  size_t id_base_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<FlushEvent, uint64_t>> events_;

@@ -19,6 +19,23 @@ std::string RecordingFileSystem::EntryName(const std::string& path) const {
 
 void RecordingFileSystem::Log(RecordedOp op) { ops_.push_back(std::move(op)); }
 
+void RecordingFileSystem::AddExisting(const std::string& name, const std::string& contents) {
+  std::lock_guard<std::mutex> lk(mu_);
+  RecordedOp create(RecordedOp::kCreate);
+  create.file = next_file_++;
+  create.name = name;
+  entries_[name] = create.file;
+  Log(create);
+  RecordedOp write(RecordedOp::kWrite);
+  write.file = create.file;
+  write.data = contents;
+  Log(write);
+  RecordedOp sync(RecordedOp::kSync);
+  sync.file = create.file;
+  Log(sync);
+  Log(RecordedOp(RecordedOp::kSyncDir));
+}
+
 Status RecordingFileSystem::Open(const std::string& path, int flags, int mode, int* fd) {
   Status s = base_->Open(path, flags, mode, fd);
   const std::string name = EntryName(path);

@@ -44,6 +44,10 @@ class RecordingFileSystem final : public FileSystem {
   // Records only paths in `dir` (the store's directory); everything else just forwards.
   RecordingFileSystem(FileSystem* base, std::string dir) : base_(base), dir_(std::move(dir)) {}
 
+  // Records a file that exists before the workload (e.g. a crash image being recovered) as
+  // created, written and synced, with its directory entry synced. Call before any other use.
+  void AddExisting(const std::string& name, const std::string& contents);
+
   // How many operations were logged so far. A crash "at n" keeps ops [0, n).
   uint64_t count() const {
     std::lock_guard<std::mutex> lk(mu_);
