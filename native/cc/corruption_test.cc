@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
         // Only the tail can have been cut: the state is that of a prefix of the history.
         bool found = false;
         for (size_t p = prefix.size(); p-- > 0 && !found;) found = prefix[p] == st;
-        // Known limit (docs/RELIABILITY.md, "Findings"): a sealed segment cut exactly at a
+        // Known limit (docs/RELIABILITY.md, "Corruption"): a sealed segment cut exactly at a
         // record boundary looks like a shorter, intact segment, so the records cut off
         // vanish without an error (the values returned are still ones the keys had).
         if (!found && damage == kTruncate && victim != segments.back()) {

@@ -259,7 +259,7 @@ class Driver {
 // not be; resumable rejections must not be; no batch may be half-applied; no other key
 // exists. `where` names the state for the failure message. If `half_batches` is set, a
 // half-applied batch is counted there instead of failing (a store opened with repair: see
-// docs/RELIABILITY.md, "Findings").
+// docs/RELIABILITY.md, "Power cuts").
 inline void CheckAgainstHistory(Store* store, const std::vector<Op>& ops, int keys, uint64_t at,
                                 const std::string& where, uint64_t* half_batches = nullptr) {
   // Per key: the operations on it in issue order (op index, effect index).

@@ -48,11 +48,38 @@ function sourceHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 function engineArchive(): string {
   const dir = path.join(os.tmpdir(), `hashlog-cc-${sourceHash()}`);
   const lib = path.join(dir, 'libengine.a');
   if (fs.existsSync(lib)) return lib;
   fs.mkdirSync(dir, { recursive: true });
+  // One builder at a time (test files run in parallel forks on a small machine): the others
+  // wait for its archive. A builder that died leaves a stale lock; after 5 minutes build anyway.
+  const lock = path.join(dir, 'lock');
+  let locked = false;
+  for (let waited = 0; !locked && waited < 300_000; waited += 200) {
+    try {
+      fs.mkdirSync(lock);
+      locked = true;
+    } catch {
+      if (fs.existsSync(lib)) return lib;
+      sleepMs(200);
+    }
+  }
+  try {
+    if (fs.existsSync(lib)) return lib;
+    buildArchive(dir, lib);
+  } finally {
+    if (locked) fs.rmSync(lock, { recursive: true, force: true });
+  }
+  return lib;
+}
+
+function buildArchive(dir: string, lib: string): void {
   const work = fs.mkdtempSync(path.join(dir, 'build-'));
   const objects = ENGINE_SOURCES.map((src, i) => {
     const obj = path.join(work, `${i}-${path.basename(src, '.cc')}.o`);
@@ -61,9 +88,8 @@ function engineArchive(): string {
   });
   const tmp = path.join(work, 'libengine.a');
   execFileSync('ar', ['rcs', tmp, ...objects], { stdio: 'pipe' });
-  fs.renameSync(tmp, lib); // atomic: a parallel build of the same sources just wins or loses
+  fs.renameSync(tmp, lib); // atomic: a reader never sees half an archive
   fs.rmSync(work, { recursive: true, force: true });
-  return lib;
 }
 
 /**
