@@ -2,7 +2,8 @@
 // Nth call fail, for N = 0, 1, 2, ... until the workload runs without reaching a call N, and
 // check what the store reported and what survives a reopen. Once-only faults model a
 // transient error; sticky ones (ENOSPC until space comes back) are disarmed after the first
-// error the workload sees. docs/RELIABILITY.md, "I/O faults".
+// error the workload sees. Both durability modes ("none": background syncs, flush() as the
+// acknowledgement). docs/RELIABILITY.md, "I/O faults".
 //
 //   fault_loop_test <seed> <workload-ops> <scratch-dir>
 //
@@ -39,8 +40,11 @@ const char* const kOps[] = {"open", "pwrite", "allocate", "fdatasync", "syncdir"
                             "ftruncate", "mmap", "rename", "unlink"};
 const int kErrnos[] = {EIO, ENOSPC, EMFILE};
 
-StoreOptions Options() {
+// durability "sync", or "none" (background syncs; flush() is the acknowledgement).
+StoreOptions Options(bool sync) {
   StoreOptions o;
+  o.sync = sync;
+  o.flush_interval_ms = 1;
   o.segment_size = 8 * 1024;  // rolls: create, seal (ftruncate), directory syncs
   o.prealloc_chunk = 4096;
   return o;
@@ -64,12 +68,13 @@ bool ExpectedCode(Status::Code c) {
 // One run: a store with some history, reopened through the faulty file system (recovery
 // I/O is in the loop too), a workload, a clean reopen and the check. Returns the number of
 // faults injected (0: N is past the workload's last call of that op).
-uint64_t RunOne(const std::string& op_name, int err, bool sticky, uint64_t n, uint64_t seed,
+uint64_t RunOne(bool sync, const std::string& op_name, int err, bool sticky, uint64_t n, uint64_t seed,
                 int workload_ops, const std::string& scratch, Totals* totals) {
   const std::string dir = scratch + "/store";
   RemoveTree(dir);
-  const std::string where = std::string(op_name) + " errno " + std::to_string(err) + (sticky ? " sticky" : " once") +
-                            " N=" + std::to_string(n);
+  const std::string where = std::string(sync ? "sync " : "none ") + op_name + " errno " + std::to_string(err) +
+                            (sticky ? " sticky" : " once") + " N=" + std::to_string(n);
+  if (std::getenv("HASHLOG_DEBUG_EVENTS") != nullptr) std::fprintf(stderr, "run: %s\n", where.c_str());
   std::mt19937_64 rng(seed);
   WorkloadOptions wo;
   wo.ops = workload_ops;
@@ -78,7 +83,7 @@ uint64_t RunOne(const std::string& op_name, int err, bool sticky, uint64_t n, ui
   std::vector<Op> history;
   {
     // The first part of the history, written without faults (so recovery has work).
-    Driver d(DefaultFileSystem(), dir, Options(), [] { return uint64_t{0}; });
+    Driver d(DefaultFileSystem(), dir, Options(sync), [] { return uint64_t{0}; });
     WL_CHECK(d.Open().ok(), where + ": setup open");
     WorkloadOptions pre = wo;
     pre.ops = 10;
@@ -90,7 +95,7 @@ uint64_t RunOne(const std::string& op_name, int err, bool sticky, uint64_t n, ui
   FaultInjectingFileSystem::Op op;
   WL_CHECK(FaultInjectingFileSystem::ParseOp(op_name, &op), op_name);
   faulty.Arm(op, n, err, sticky);
-  Driver d(&faulty, dir, Options(), [] { return uint64_t{0}; });
+  Driver d(&faulty, dir, Options(sync), [] { return uint64_t{0}; });
   Status s = d.Open();
   if (!s.ok()) {
     totals->open_failures++;
@@ -140,7 +145,7 @@ uint64_t RunOne(const std::string& op_name, int err, bool sticky, uint64_t n, ui
   // Reopen without faults: everything acknowledged (before and during the faults) is there.
   for (Op& o : ops) history.push_back(o);
   std::unique_ptr<Store> store;
-  s = Store::Open(DefaultFileSystem(), dir, Options(), [](const FlushEvent&) {}, &store);
+  s = Store::Open(DefaultFileSystem(), dir, Options(sync), [](const FlushEvent&) {}, &store);
   WL_CHECK(s.ok(), where + ": reopen: " + s.message());
   CheckAgainstHistory(store.get(), history, wo.keys, kNever, where);
   uint64_t gen;
@@ -164,13 +169,15 @@ int main(int argc, char** argv) {
   const std::string scratch = argv[3];
   Totals totals;
   const char* only = std::getenv("HASHLOG_FAULT_OP");  // debugging: one op only
-  for (const char* op : kOps) {
-    if (only != nullptr && std::string(only) != op) continue;
-    for (int err : kErrnos) {
-      for (bool sticky : {false, true}) {
-        // N = 0, 1, 2, ... until the fault is never reached (capped against a runaway).
-        for (uint64_t n = 0; n < 5000; n++) {
-          if (RunOne(op, err, sticky, n, seed + n, workload_ops, scratch, &totals) == 0) break;
+  for (bool sync : {true, false}) {
+    for (const char* op : kOps) {
+      if (only != nullptr && std::string(only) != op) continue;
+      for (int err : kErrnos) {
+        for (bool sticky : {false, true}) {
+          // N = 0, 1, 2, ... until the fault is never reached (capped against a runaway).
+          for (uint64_t n = 0; n < 5000; n++) {
+            if (RunOne(sync, op, err, sticky, n, seed + n, workload_ops, scratch, &totals) == 0) break;
+          }
         }
       }
     }

@@ -178,12 +178,19 @@ class Driver {
                        static_cast<unsigned long long>(last));
         async_errors_.push_back(ev.status);
         MarkAcked();  // what synced before the failure stays acknowledged
+        const bool fail_stop = ev.status.code() == Status::kFailed;
         for (Op& op : ops_) {
-          if (op.fate != Op::kPending || op.gen < first || op.gen > last) continue;
-          // After a fail-stop the group may be on disk in any state; a resumable failure
-          // means none of it reached a file.
-          op.fate = ev.status.code() == Status::kFailed ? Op::kMaybe : Op::kRejected;
-          op.reject_code = ev.status.code();
+          if (op.fate != Op::kPending) continue;
+          // After a fail-stop nothing pending will ever be synced: a rolled-back group, or one
+          // written but not synced (durability "none"), may be on disk in any state. A
+          // resumable failure means none of the rolled-back groups reached a file.
+          if (fail_stop) {
+            op.fate = Op::kMaybe;
+            op.reject_code = ev.status.code();
+          } else if (op.gen >= first && op.gen <= last) {
+            op.fate = Op::kRejected;
+            op.reject_code = ev.status.code();
+          }
         }
       }
     }

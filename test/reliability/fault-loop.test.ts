@@ -7,7 +7,8 @@ import { scratchDir } from './scratch';
 
 // native/cc/fault_loop_test.cc: every seam call (open, pwrite, allocate, fdatasync, syncdir,
 // ftruncate, mmap, rename, unlink) failing with EIO, ENOSPC and EMFILE at its Nth call, for
-// N = 0, 1, 2, ... until the workload no longer reaches it. The long run is scripts/fault-loop.sh.
+// N = 0, 1, 2, ... until the workload no longer reaches it, in both durability modes. The long
+// run is scripts/fault-loop.sh.
 describe('I/O faults at the Nth call', () => {
   it('reports NO_SPACE, IO or FAILED as documented, resumes after resumable errors and loses nothing acknowledged', () => {
     const bin = buildProgram('fault_loop_test');
