@@ -66,6 +66,8 @@ class FaultInjectingFileSystem final : public FileSystem {
   // `sticky`, until Disarm().
   void Arm(Op op, uint64_t after, int err, bool sticky);
   void Disarm();
+  // How many calls were made to fail so far (tests loop until a workload sees none).
+  uint64_t injected() const { return injected_.load(std::memory_order_relaxed); }
 
   Status Open(const std::string& path, int flags, int mode, int* fd) override;
   void Close(int fd) override { base_->Close(fd); }
@@ -99,6 +101,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   uint64_t remaining_ = 0;
   int err_ = 0;
   bool sticky_ = false;
+  std::atomic<uint64_t> injected_{0};
 };
 
 size_t PageSize();

@@ -41,6 +41,7 @@ int FaultInjectingFileSystem::Check(Op op, const char*) {
     return 0;
   }
   if (!sticky_) armed_.store(false, std::memory_order_relaxed);
+  injected_.fetch_add(1, std::memory_order_relaxed);
   return err_;
 }
 

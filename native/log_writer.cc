@@ -113,9 +113,16 @@ void LogWriter::TakeForRollback(std::vector<UndoEntry>* undo, uint64_t* first_ge
 }
 
 void LogWriter::Resume(Segment* current) {
-  std::lock_guard<std::mutex> lk(mu_);
-  current_ = current;
-  stalled_ = false;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    current_ = current;
+    stalled_ = false;
+  }
+  // Wake the thread from its stalled wait: the rolled-back generations count as written,
+  // and a write that waits on one without appending (a delete of an absent key) would
+  // otherwise wait for the next append's kick, forever if none comes (found by
+  // native/cc/fault_loop_test.cc).
+  cv_.notify_one();
 }
 
 void LogWriter::Run() {
@@ -186,6 +193,13 @@ Status LogWriter::Prepare(const CommitGroup& g) {
       if (current_ != nullptr && current_ != seg) {
         Status s = current_->Seal(current_->sealed_at);
         if (!s.ok()) return s;
+        // The shrink must be durable before a successor exists: a power cut could otherwise
+        // leave the sealed segment with its synced zero-filled tail, which recovery reads as
+        // damage in the middle of the log (found by native/cc/power_cut_test.cc). The file
+        // holds acknowledged records, so a failed sync here is fail-stop like any other.
+        s = current_->Sync();
+        if (!s.ok()) return Status::Failed(s);
+        fsyncs_++;
       }
       Status s = seg->Create(seg->reserve);
       if (s.ok()) s = fs_->SyncDir(dir_);

@@ -98,12 +98,17 @@ Status Segment::Map(uint64_t new_mapped) {
 }
 
 Status Segment::EnsureAllocated(uint64_t need, uint64_t chunk) {
-  if (need <= file_size_ || chunk == 0) return Status::OK();
-  // Whole chunks, at least half a chunk past `need`, never past the reservation.
-  uint64_t target = std::max(need, std::min(RoundUp(need + chunk / 2, chunk), reserved_));
-  Status s = fs_->Allocate(fd_, file_size_, target - file_size_, path_);
-  if (!s.ok()) return s;
-  file_size_ = target;
+  if (chunk == 0) return Status::OK();
+  if (need > file_size_) {
+    // Whole chunks, at least half a chunk past `need`, never past the reservation.
+    uint64_t target = std::max(need, std::min(RoundUp(need + chunk / 2, chunk), reserved_));
+    Status s = fs_->Allocate(fd_, file_size_, target - file_size_, path_);
+    if (!s.ok()) return s;
+    file_size_ = target;
+  }
+  // Also when the file is already long enough: if mapping failed after a successful
+  // allocation last time (a resumable error), the retry must map, or the records written
+  // there would be read from unmapped memory (found by native/cc/fault_loop_test.cc).
   return Map(std::min(RoundUp(file_size_, PageSize()), reserved_));
 }
 

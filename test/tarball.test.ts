@@ -49,7 +49,7 @@ describe('the packed tarball', () => {
       'native/store.cc', 'binding.gyp', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/api.md']) {
       expect(fs.existsSync(path.join(pkg, f)), f).toBe(true);
     }
-    for (const f of ['test', 'bench', 'lib', 'native/cc', '.ci', 'scripts']) expect(fs.existsSync(path.join(pkg, f)), f).toBe(false);
+    for (const f of ['test', 'bench', 'lib', 'native/cc', 'native/testing', '.ci', 'scripts']) expect(fs.existsSync(path.join(pkg, f)), f).toBe(false);
     const prebuilds = path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`);
     expect(fs.readdirSync(prebuilds).some((f) => f.endsWith('.node'))).toBe(true);
   });
