@@ -4,17 +4,7 @@
 // exactly what the server must hold afterwards. Used by test/server/load.test.ts (seconds) and
 // scripts/soak-server.mjs (minutes).
 import Redis from 'ioredis';
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../test/helpers/child-util.mjs';
 
 // One client's work: pipelines until `deadline`, its model updated only from acknowledged replies.
 async function clientLoop(port, id, deadline, slow, stats) {
