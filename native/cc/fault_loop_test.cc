@@ -28,14 +28,6 @@ using namespace hashlog::workload;
 
 namespace {
 
-void RemoveTree(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DefaultFileSystem()->ListDir(dir, &names).ok())
-    for (const std::string& n : names)
-      if (n != "." && n != "..") ::unlink((dir + "/" + n).c_str());
-  ::rmdir(dir.c_str());
-}
-
 const char* const kOps[] = {"open", "pwrite", "allocate", "fdatasync", "syncdir",
                             "ftruncate", "mmap", "rename", "unlink"};
 const int kErrnos[] = {EIO, ENOSPC, EMFILE};

@@ -26,14 +26,6 @@ using namespace hashlog::workload;
 
 namespace {
 
-void RemoveTree(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DefaultFileSystem()->ListDir(dir, &names).ok())
-    for (const std::string& n : names)
-      if (n != "." && n != "..") ::unlink((dir + "/" + n).c_str());
-  ::rmdir(dir.c_str());
-}
-
 struct Totals {
   uint64_t workloads = 0;
   uint64_t states = 0;

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "../coding.h"
@@ -57,6 +58,15 @@ struct Op {
   uint64_t acked_at = kNever;  // the clock (e.g. recorded-op count) when it was acknowledged
   Status::Code reject_code = Status::kOk;
 };
+
+// Removes a scratch store directory (flat: segment files, LOCK).
+inline void RemoveTree(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DefaultFileSystem()->ListDir(dir, &names).ok())
+    for (const std::string& n : names)
+      if (n != "." && n != "..") ::unlink((dir + "/" + n).c_str());
+  ::rmdir(dir.c_str());
+}
 
 inline std::string KeyName(int k) { return "key" + std::to_string(k); }
 

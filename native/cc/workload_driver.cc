@@ -20,14 +20,6 @@ using namespace hashlog::workload;
 
 namespace {
 
-void RemoveTree(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DefaultFileSystem()->ListDir(dir, &names).ok())
-    for (const std::string& n : names)
-      if (n != "." && n != "..") ::unlink((dir + "/" + n).c_str());
-  ::rmdir(dir.c_str());
-}
-
 using Model = std::map<std::string, std::string>;
 
 uint64_t g_ops = 0;  // operations acknowledged, for the summary line
