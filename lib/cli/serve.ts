@@ -51,7 +51,7 @@ async function serve(o: ServeOptions): Promise<void> {
     ...(o.maxValueSize === undefined ? {} : { maxValueSize: int('--max-value-size', o.maxValueSize, 0) }),
   });
   const r = db.recovery;
-  log(`recovered ${db.size} keys from ${r.records} records in ${r.segments} segment(s) in ${r.millis} ms`
+  log(`recovered ${db.size} keys from ${r.records} records in ${r.segments} segment(s) in ${Math.round(r.millis)} ms`
     + (r.discardedBytes > 0 ? ` (cut a torn tail of ${r.discardedBytes} bytes)` : ''));
   const server = createServer(db, {
     host: o.host,
