@@ -49,19 +49,10 @@ export class Segment {
       await this.fs.pwrite(this.fd, header, 0, header.length, 0, this.path);
       await this.fs.fdatasync(this.fd, this.path);
     } catch (e) {
-      // Leave no half-made segment behind: a later attempt starts from scratch.
-      this.fs.close(this.fd);
-      this.fd = -1;
-      try {
-        this.fs.unlinkSync(this.path);
-      } catch {
-        // Best effort: a segment without a synced header holds nothing and recovery removes it.
-      }
+      this.abandon();
       throw e;
     }
-    this.fileSize = SEGMENT_HEADER_SIZE;
-    this.flushedEnd = SEGMENT_HEADER_SIZE;
-    this.writable = true;
+    this.markCreated();
   }
 
   /** Same as create(), synchronously (open() creating the first segment). */
@@ -72,18 +63,27 @@ export class Segment {
       this.fs.pwriteSync(this.fd, header, 0, header.length, 0, this.path);
       this.fs.fdatasyncSync(this.fd, this.path);
     } catch (e) {
-      this.fs.close(this.fd);
-      this.fd = -1;
-      try {
-        this.fs.unlinkSync(this.path);
-      } catch {
-        // As in create().
-      }
+      this.abandon();
       throw e;
     }
+    this.markCreated();
+  }
+
+  private markCreated(): void {
     this.fileSize = SEGMENT_HEADER_SIZE;
     this.flushedEnd = SEGMENT_HEADER_SIZE;
     this.writable = true;
+  }
+
+  // Leaves no half-made segment behind: a later attempt starts from scratch.
+  private abandon(): void {
+    this.fs.close(this.fd);
+    this.fd = -1;
+    try {
+      this.fs.unlinkSync(this.path);
+    } catch {
+      // Best effort: a segment without a synced header holds nothing and recovery removes it.
+    }
   }
 
   /** Opens an existing file; `writable` keeps it open for appends and truncation. */

@@ -73,7 +73,7 @@ export class Connection implements FeedSink {
     this.address = `${socket.remoteAddress}:${socket.remotePort}`;
     const now = Date.now();
     this.session = {
-      id, address: `${socket.remoteAddress}:${socket.remotePort}`, createdAt: now, name: '', libName: '',
+      id, address: this.address, createdAt: now, name: '', libName: '',
       libVersion: '', protocol: 2, authenticated: server.settings.requirepass === undefined, lastCommand: 'NULL',
       lastActive: now, inMulti: false,
     };

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import type { ServerApi } from './context';
 import { SERVER_VERSION } from './commands/connection';
+import { splitAddress } from './commands/replication';
 
 const SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'keyspace'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -74,7 +75,7 @@ function fields(server: ServerApi, section: Section, version: string): [string, 
       const rows: [string, string | number][] = [['role', 'master'], ['connected_slaves', rep.feeds.size]];
       let i = 0;
       for (const [sink, feed] of rep.feeds) {
-        const [ip, port] = [sink.address.slice(0, sink.address.lastIndexOf(':')), sink.address.slice(sink.address.lastIndexOf(':') + 1)];
+        const [ip, port] = splitAddress(sink.address);
         rows.push([`slave${i++}`, `ip=${ip},port=${port},state=online,offset=${feed.acked},lag=${Math.floor((now - feed.ackedAt) / 1000)}`]);
       }
       rows.push(['master_replid', rep.replid], ['master_repl_offset', rep.offset]);

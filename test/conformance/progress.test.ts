@@ -22,6 +22,13 @@ describe.each(ENGINES)('%s engine', (engine) => {
       await again.close();
     });
 
+    it('a callback that throws does not break open()', async () => {
+      const db = await open(tmpdir(), { onProgress: () => { throw new Error('display broke'); } });
+      await db.put('k', 'v');
+      expect(db.get('k')?.toString()).toBe('v');
+      await db.close();
+    });
+
     it('must be a function', async () => {
       await expect(open(tmpdir(), { onProgress: 5 as unknown as () => void })).rejects.toMatchObject({
         code: 'HASHLOG_INVALID_ARGUMENT',

@@ -26,3 +26,20 @@ export function emit(text) {
     }
   }
 }
+
+/**
+ * Reports attempt `a`'s outcome when `p` settles: {"e":"k"} once acknowledged (then calls
+ * `next`), {"e":"error"} with the code otherwise.
+ */
+export function reportOutcome(p, a, next) {
+  p.then(
+    () => {
+      emit(`{"e":"k","i":${a.i}}\n`);
+      next(true);
+    },
+    (err) => {
+      emit(JSON.stringify({ e: 'error', i: a.i, message: String(err && err.message), code: err && err.code }) + '\n');
+      next(false);
+    },
+  );
+}

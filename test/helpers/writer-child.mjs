@@ -12,7 +12,7 @@
 //   {"e":"error","i":7,"message":"..."}            a write failed (the parent fails the test)
 // A put's value is `${v}` followed by `pad` dots.
 import { createRequire } from 'node:module';
-import { emit, mulberry32 } from './child-util.mjs';
+import { emit, mulberry32, reportOutcome } from './child-util.mjs';
 
 const require = createRequire(import.meta.url);
 const { open } = require('../../dist/index.js');
@@ -54,17 +54,10 @@ function pump() {
   for (const a of batch) {
     inflight++;
     const p = a.op === 'put' ? db.put(a.k, a.v + '.'.repeat(a.pad)) : db.del(a.k);
-    p.then(
-      () => {
-        emit(`{"e":"k","i":${a.i}}\n`);
-        inflight--;
-        pump();
-      },
-      (err) => {
-        emit(JSON.stringify({ e: 'error', i: a.i, message: String(err && err.message), code: err && err.code }) + '\n');
-        inflight--;
-      },
-    );
+    reportOutcome(p, a, (ok) => {
+      inflight--;
+      if (ok) pump();
+    });
   }
 }
 

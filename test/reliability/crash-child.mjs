@@ -11,7 +11,7 @@
 //   {"e":"error","i":7,"message":"..."}                 a write failed (the parent fails)
 // The value of put j of attempt i in run r is `r<r>#<i>.<j>` followed by `pad` dots.
 import { createRequire } from 'node:module';
-import { emit, mulberry32 } from '../helpers/child-util.mjs';
+import { emit, mulberry32, reportOutcome } from '../helpers/child-util.mjs';
 
 const require = createRequire(import.meta.url);
 const { open } = require('../../dist/index.js');
@@ -63,17 +63,10 @@ function pump() {
   emit(lines);
   for (const a of attempts) {
     inflight++;
-    issue(a).then(
-      () => {
-        emit(`{"e":"k","i":${a.i}}\n`);
-        inflight--;
-        pump();
-      },
-      (err) => {
-        emit(JSON.stringify({ e: 'error', i: a.i, message: String(err && err.message), code: err && err.code }) + '\n');
-        inflight--;
-      },
-    );
+    reportOutcome(issue(a), a, (ok) => {
+      inflight--;
+      if (ok) pump();
+    });
   }
 }
 

@@ -167,6 +167,16 @@ describe('limits and security', () => {
     await s.stop();
   });
 
+  it('a client that has not authenticated cannot make the server hold more than 64 KiB of its input', async () => {
+    const s = await startServer({}, { requirepass: 'pw' });
+    const c = await RawClient.connect(s.port);
+    c.send(Buffer.from(`*2\r\n$3\r\nSET\r\n$${10 * 1024 * 1024}\r\n`));
+    c.send(Buffer.alloc(100 * 1024, 0x61));
+    const text = await c.until(() => c.closed);
+    expect(text).toBe('-ERR Protocol error: unauthenticated request too large\r\n');
+    await s.stop();
+  });
+
   it('AUTH without a configured password gets Redis\'s error', async () => {
     expect(await roundTrip(resp('AUTH', 'x'), 1)).toEqual([
       '-ERR AUTH <password> called without any password configured for the default user. '

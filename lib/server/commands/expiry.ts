@@ -18,11 +18,6 @@ export function expiryFrom(unit: ExpiryUnit, value: Buffer, command: string, all
   return Number(at);
 }
 
-/** The store needs an expiry of at least 1; a time already past means "expired now". */
-export function storable(at: number): number {
-  return Math.max(1, at);
-}
-
 /** TTL/PTTL's answer: -2 no key, -1 no expiry, else the time left in the unit. */
 export function timeLeft(expiresAt: number | null | undefined, unitMs: number): number {
   if (expiresAt === undefined) return -2;

@@ -44,7 +44,8 @@ function role(ctx: Context): void {
   w.integer(link.applied);
 }
 
-function splitAddress(a: string): [string, string] {
+/** "host:port" (IPv6 hosts have colons of their own) as [host, port]. */
+export function splitAddress(a: string): [string, string] {
   const i = a.lastIndexOf(':');
   return [a.slice(0, i), a.slice(i + 1)];
 }

@@ -2,7 +2,7 @@
 import { arityError, NOT_INTEGER, ReplyError, SYNTAX } from '../errors';
 import { INT64_MAX, INT64_MIN, toInt64 } from '../int';
 import { command, type CommandSpec, type Context } from '../context';
-import { expiryFrom, storable, type ExpiryUnit } from './expiry';
+import { expiryFrom, type ExpiryUnit } from './expiry';
 
 function upper(b: Buffer): string {
   return b.toString('latin1').toUpperCase();
@@ -52,7 +52,7 @@ function parseSetOptions(args: Buffer[]): SetOptions {
 function set(ctx: Context, args: Buffer[]): void {
   const [, key, value] = args;
   const o = parseSetOptions(args);
-  const expiresAt = o.expiry === undefined ? null : storable(expiryFrom(o.expiry.unit, o.expiry.value, 'set'));
+  const expiresAt = o.expiry === undefined ? null : expiryFrom(o.expiry.unit, o.expiry.value, 'set');
   const old = o.get || o.condition !== undefined || o.keepTtl ? ctx.ks.get(key) : undefined;
   const ok = o.condition === undefined || (o.condition === 'NX') === (old === undefined);
   if (ok) ctx.ks.put(key, value, o.keepTtl && old !== undefined ? ctx.ks.expiresAt(key) ?? null : expiresAt);
@@ -88,7 +88,7 @@ function getex(ctx: Context, args: Buffer[]): void {
     if (expiresAt !== undefined) throw new ReplyError(SYNTAX);
     if (opt === 'PERSIST') expiresAt = null;
     else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && i + 1 < args.length) {
-      expiresAt = storable(expiryFrom(opt, args[++i], 'getex'));
+      expiresAt = expiryFrom(opt, args[++i], 'getex');
     } else throw new ReplyError(SYNTAX);
   }
   const v = ctx.ks.get(key);
