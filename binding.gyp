@@ -14,9 +14,12 @@
         "native/log_writer.cc",
         "native/recovery.cc",
         "native/lock_file.cc",
+        "native/compaction.cc",
         "native/store.cc",
+        "native/store_compaction.cc",
         "native/binding/js_status.cc",
         "native/binding/store_wrap.cc",
+        "native/binding/store_compaction_wrap.cc",
         "native/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -22,6 +22,9 @@ export interface NativeStats {
   indexBytes: number;
   fsyncs: number;
   seq: number;
+  compactions?: number;
+  compactedBytesRead?: number;
+  compactedBytesWritten?: number;
 }
 
 export interface NativeRecovery {
@@ -51,10 +54,21 @@ export interface NativeStore {
   /** [bytes scanned, bytes to scan] of the recovery that open() runs; callable while it runs. */
   recoveryProgress?(): [number, number];
   /**
-   * [[segment file name, bytes written, end], ...] of every segment with records: written is
-   * whole commit groups; end is where its records end (final for all but the newest).
+   * [[segment file name, bytes written, end, flags], ...] of every segment with records, in log
+   * order: written is whole commit groups; end is where its records end (final for all but
+   * the newest); flags 1 = compacted (docs/FORMAT.md).
    */
-  writtenSegments?(): [string, number, number][];
+  writtenSegments?(): [string, number, number, number][];
+  /** [[name, flags, bytes, liveBytes, compactable], ...] in log order (lib/compaction.ts). */
+  listSegments?(): [string, number, number, number, boolean][];
+  /** Compaction phases (native/compaction.h); absent when the engine cannot compact. */
+  compactStart?(maxOutputSize: number, bytesPerSecond: number): boolean;
+  compactMark?(budget: number): boolean;
+  compactCopy?(): Promise<void>;
+  compactInstall?(budget: number): boolean;
+  compactUnlink?(): Promise<void>;
+  compactRetire?(): boolean;
+  compactAbort?(): void;
   setFault(op?: FaultOp, afterCalls?: number, errno?: number, sticky?: boolean): void;
   batch(ops: Uint8Array): number;
   expiresAt(keyLength: number): number;

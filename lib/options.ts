@@ -1,4 +1,5 @@
 // Options: defaults and validation, applied once at open (the engine takes primitives).
+import { resolveCompaction, type CompactionPolicy, type ResolvedCompaction } from './compaction';
 import { rangeError, typeError } from './errors';
 
 /** How long a write waits before its promise resolves. */
@@ -42,6 +43,12 @@ export interface OpenOptions {
    * load. 'js': the pure-TypeScript engine. Both read and write the same files.
    */
   engine?: EngineChoice;
+  /**
+   * When compaction runs by itself (docs/api.md, "Compaction"), or false to run it only on
+   * db.compact(). Default: once garbage is 30% of the log and at least 64 MiB, copying at
+   * most 64 MiB/s.
+   */
+  compaction?: CompactionPolicy | false;
 }
 
 /** Per-write options of put(). At most one of the two. */
@@ -63,6 +70,7 @@ export interface ResolvedOptions {
   readOnly: boolean;
   onProgress: ((scannedBytes: number, totalBytes: number) => void) | undefined;
   engine: EngineChoice;
+  compaction: ResolvedCompaction;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -80,6 +88,7 @@ const DEFAULTS: ResolvedOptions = {
   readOnly: false,
   onProgress: undefined,
   engine: 'auto',
+  compaction: resolveCompaction(undefined),
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -89,7 +98,7 @@ function integerIn(name: string, v: unknown, min: number, max: number): number {
 }
 
 export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
-  if (user === undefined) return { ...DEFAULTS };
+  if (user === undefined) return { ...DEFAULTS, compaction: resolveCompaction(undefined) };
   if (user === null || typeof user !== 'object') throw typeError('options must be an object');
   const known = new Set(Object.keys(DEFAULTS));
   for (const k of Object.keys(user)) if (!known.has(k)) throw typeError(`unknown option "${k}"`);
@@ -123,6 +132,7 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
     }
     o.engine = user.engine;
   }
+  o.compaction = resolveCompaction(user.compaction);
   if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
   if (user.maxDiskBytes !== undefined) {
     o.maxDiskBytes = integerIn('maxDiskBytes', user.maxDiskBytes, 1, Number.MAX_SAFE_INTEGER);

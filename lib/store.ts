@@ -2,6 +2,7 @@
 // the promises that settle when the flush thread reports a commit group durable.
 import { loadBinding, type FaultOp, type FlushCallback, type NativeRecovery, type NativeStore } from './binding';
 import { copySegments, type BackupReport } from './backup';
+import { policyWants, runCompaction, type CompactingEngine, type CompactionReport } from './compaction';
 import { closedError, HashlogError, rangeError, typeError } from './errors';
 import { JsStore } from './js/js-store';
 import {
@@ -33,6 +34,10 @@ export interface StoreStats {
   fsyncs: number;
   /** The newest sequence number. */
   seq: number;
+  /** Compactions completed since open, and the record bytes they read and wrote. */
+  compactions: number;
+  compactedBytesRead: number;
+  compactedBytesWritten: number;
 }
 
 /** What open() found and repaired. */
@@ -136,6 +141,10 @@ export class Store {
   private failure: HashlogError | undefined;
   private closing: Promise<void> | undefined;
   private kickQueued = false;
+  // Backup and compaction take turns: a backup copies the files a compaction deletes.
+  private maintenance: Promise<unknown> = Promise.resolve();
+  private compaction: Promise<CompactionReport> | undefined;
+  private compactTimer: NodeJS.Timeout | undefined;
   private readonly kick = (): void => {
     this.kickQueued = false;
     if (this.state !== 'closed') this.native.kick();
@@ -174,6 +183,11 @@ export class Store {
       if (timer !== undefined) clearInterval(timer);
     }
     if (safeReport !== undefined) safeReport(this.recovery.bytesScanned, this.recovery.bytesScanned);
+    const policy = o.compaction;
+    if (policy.auto && !o.readOnly && this.compactingEngine() !== undefined) {
+      this.compactTimer = setInterval(() => this.maybeCompact(), policy.checkIntervalMs);
+      this.compactTimer.unref();
+    }
   }
 
   /** 'open', 'closing' (close() was called) or 'closed'. */
@@ -453,7 +467,60 @@ export class Store {
       indexBytes: s.indexBytes,
       fsyncs: s.fsyncs,
       seq: s.seq,
+      compactions: s.compactions ?? 0,
+      compactedBytesRead: s.compactedBytesRead ?? 0,
+      compactedBytesWritten: s.compactedBytesWritten ?? 0,
     };
+  }
+
+  /**
+   * Rewrites the live records of the oldest segments into new segments and deletes the old
+   * ones, while reads and writes go on (docs/api.md, "Compaction"). Runs even below the
+   * policy's thresholds; resolves with what it did ({ compacted: false } when no segment has
+   * garbage in reach). A compaction already running is joined, not started twice.
+   */
+  compact(): Promise<CompactionReport> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    if (this.options.readOnly) return Promise.reject(new HashlogError('the store is open read-only', 'HASHLOG_READONLY'));
+    const engine = this.compactingEngine();
+    if (engine === undefined) {
+      return Promise.reject(new HashlogError(`compaction is not supported by the ${this.engine} engine`,
+        'HASHLOG_NOT_SUPPORTED'));
+    }
+    if (this.compaction === undefined) {
+      const run = this.exclusive(() => runCompaction(engine, this.options.compaction.maxBytesPerSecond,
+        () => this.flushInternal(), () => this.state === 'open'));
+      this.compaction = run;
+      const done = (): void => {
+        if (this.compaction === run) this.compaction = undefined;
+      };
+      run.then(done, done);
+    }
+    return this.compaction;
+  }
+
+  private compactingEngine(): CompactingEngine | undefined {
+    const n = this.native;
+    if (n.listSegments === undefined || n.compactStart === undefined || n.compactMark === undefined
+      || n.compactCopy === undefined || n.compactInstall === undefined || n.compactUnlink === undefined
+      || n.compactRetire === undefined || n.compactAbort === undefined) return undefined;
+    return n as CompactingEngine & NativeStore;
+  }
+
+  private maybeCompact(): void {
+    if (this.state !== 'open' || this.compaction !== undefined || this.failure !== undefined) return;
+    const engine = this.compactingEngine();
+    if (engine === undefined || !policyWants(engine.listSegments(), this.options.compaction)) return;
+    // A failed automatic run is retried at the next check; the store reports real trouble
+    // through its writes (fail-stop) and stats.
+    this.compact().catch(() => undefined);
+  }
+
+  /** Runs `task` after every earlier backup or compaction has settled. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.maintenance.then(task, task);
+    this.maintenance = run.catch(() => undefined);
+    return run;
   }
 
   /** What open() recovered: segments and records scanned, bytes of torn tail discarded. */
@@ -473,16 +540,19 @@ export class Store {
     if (this.native.writtenSegments === undefined) {
       throw new HashlogError(`backup() is not supported by the ${this.engine} engine`, 'HASHLOG_NOT_SUPPORTED');
     }
-    if (!this.options.readOnly) await this.flush();
-    this.assertOpen();
-    return copySegments(this.location, target, this.native.writtenSegments());
+    const list = this.native.writtenSegments.bind(this.native);
+    return this.exclusive(async () => {
+      if (!this.options.readOnly) await this.flush();
+      this.assertOpen();
+      return copySegments(this.location, target, list());
+    });
   }
 
   /**
    * @internal The log as it is in the files: [[segment file name, bytes written, end], ...]
    * (replication streams it). Empty if the engine cannot say.
    */
-  _writtenSegments(): [string, number, number][] {
+  _writtenSegments(): [string, number, number, number][] {
     this.assertOpen();
     return this.native.writtenSegments?.() ?? [];
   }
@@ -497,6 +567,7 @@ export class Store {
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.state = 'closing';
+      if (this.compactTimer !== undefined) clearInterval(this.compactTimer);
       const reads = Promise.allSettled([...this.asyncReads, this.clearing]);
       this.closing = reads.then(() => this.flushInternal())
         .catch(() => undefined) // a failed store still closes; its writes were rejected

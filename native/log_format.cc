@@ -61,24 +61,27 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordHeader* h) {
   return DecodeResult::kOk;
 }
 
-void EncodeSegmentHeader(char* dst, uint64_t file_number) {
+void EncodeSegmentHeader(char* dst, uint64_t file_number, uint32_t flags) {
   std::memset(dst, 0, kSegmentHeaderSize);
   std::memcpy(dst, kSegmentMagic, sizeof(kSegmentMagic));
-  EncodeFixed16(dst + 8, kFormatMajor);
+  EncodeFixed16(dst + 8, flags != 0 ? kCompactedFormatMajor : kFormatMajor);
   EncodeFixed16(dst + 10, kFormatMinor);
+  EncodeFixed32(dst + 12, flags);
   EncodeFixed64(dst + 16, file_number);
   EncodeFixed32(dst + 28, crc32c::Mask(crc32c::Value(dst, 28)));
 }
 
-HeaderResult DecodeSegmentHeader(const char* p, uint64_t* file_number, uint16_t* major, uint16_t* minor) {
+HeaderResult DecodeSegmentHeader(const char* p, uint64_t* file_number, uint16_t* major, uint16_t* minor,
+                                 uint32_t* flags) {
   if (AllZero(p, kSegmentHeaderSize)) return HeaderResult::kZero;
   if (std::memcmp(p, kSegmentMagic, sizeof(kSegmentMagic)) != 0) return HeaderResult::kBadMagic;
   if (crc32c::Mask(crc32c::Value(p, 28)) != DecodeFixed32(p + 28)) return HeaderResult::kBadChecksum;
   *major = DecodeFixed16(p + 8);
   *minor = DecodeFixed16(p + 10);
   *file_number = DecodeFixed64(p + 16);
+  *flags = DecodeFixed32(p + 12);
   // A newer minor version only adds what older readers may ignore; a newer major does not.
-  if (*major > kFormatMajor) return HeaderResult::kNewerMajor;
+  if (*major > kCompactedFormatMajor) return HeaderResult::kNewerMajor;
   return HeaderResult::kOk;
 }
 

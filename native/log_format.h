@@ -14,13 +14,20 @@ namespace hashlog {
 //   0  magic[8]  "HASHLOG\n"
 //   8  u16       major version
 //  10  u16       minor version
-//  12  u32       flags (0)
+//  12  u32       flags: kSegmentCompacted or 0
 //  16  u64       segment file number (also in the file name)
 //  24  u32       reserved (0)
 //  28  u32       masked CRC32C of bytes [0, 28)
 constexpr char kSegmentMagic[8] = {'H', 'A', 'S', 'H', 'L', 'O', 'G', '\n'};
+// An ordinary segment is version 1.0. Version 2 added compacted segments, which recovery
+// scans before every other segment; only they are written as 2.0, so a store that never
+// compacted stays readable by 1.x builds, and a 1.x build refuses a compacted segment
+// instead of scanning it in the wrong order. This build reads both.
 constexpr uint16_t kFormatMajor = 1;
 constexpr uint16_t kFormatMinor = 0;
+constexpr uint16_t kCompactedFormatMajor = 2;
+// Segment flag: written by compaction; its records are copies of older records, in log order.
+constexpr uint32_t kSegmentCompacted = 1;
 constexpr size_t kSegmentHeaderSize = 32;
 
 // Record: a 32-byte header, then the key, then the value.
@@ -81,10 +88,11 @@ enum class DecodeResult {
 // Validates the record at p with `avail` readable bytes; fills *h when the header is sane.
 DecodeResult DecodeRecord(const char* p, size_t avail, RecordHeader* h);
 
-void EncodeSegmentHeader(char* dst, uint64_t file_number);
-// Validates a segment header; *file_number is set on kOk.
+void EncodeSegmentHeader(char* dst, uint64_t file_number, uint32_t flags = 0);
+// Validates a segment header; *file_number and *flags are set on kOk.
 enum class HeaderResult { kOk, kZero, kBadMagic, kBadChecksum, kNewerMajor };
-HeaderResult DecodeSegmentHeader(const char* p, uint64_t* file_number, uint16_t* major, uint16_t* minor);
+HeaderResult DecodeSegmentHeader(const char* p, uint64_t* file_number, uint16_t* major, uint16_t* minor,
+                                 uint32_t* flags);
 
 }  // namespace hashlog
 

@@ -258,26 +258,56 @@ Status ListSegments(FileSystem* fs, const std::string& dir, std::vector<uint64_t
   return Status::OK();
 }
 
-// Checks a segment's header. A newest segment whose header never made it to disk holds no
-// acknowledged record (the header is synced before any record is written): *discard.
+// Checks a segment's header and reads its flags. A newest segment whose header never made
+// it to disk holds no acknowledged record (the header is synced before any record is
+// written): *discard.
 Status CheckHeader(Segment* seg, bool newest, bool repair, bool* discard) {
   *discard = false;
   uint64_t number = 0;
   uint16_t major = 0, minor = 0;
+  uint32_t flags = 0;
   HeaderResult r = seg->file_size() < kSegmentHeaderSize
                        ? HeaderResult::kZero
-                       : DecodeSegmentHeader(seg->base(), &number, &major, &minor);
+                       : DecodeSegmentHeader(seg->base(), &number, &major, &minor, &flags);
   if (r == HeaderResult::kNewerMajor)
     return Status::NotSupported(seg->path() + " has format version " + std::to_string(major) + "." +
                                 std::to_string(minor) + "; this build reads up to " +
-                                std::to_string(kFormatMajor) + ".x");
-  if (r == HeaderResult::kOk && number == seg->file_number()) return Status::OK();
+                                std::to_string(kCompactedFormatMajor) + ".x");
+  if (r == HeaderResult::kOk && number == seg->file_number()) {
+    seg->flags = flags;
+    return Status::OK();
+  }
   if (newest && (r == HeaderResult::kZero)) {
     *discard = true;
     return Status::OK();
   }
   if (repair) return Status::OK();  // salvage its records anyway
   return Status::Corruption("bad segment header in " + seg->path() + " at offset 0");
+}
+
+// The flags of a segment whose header is intact, else 0 (CheckHeader judges it later).
+uint32_t PeekFlags(const Segment* seg) {
+  uint64_t number = 0;
+  uint16_t major = 0, minor = 0;
+  uint32_t flags = 0;
+  if (seg->file_size() < kSegmentHeaderSize) return 0;
+  if (DecodeSegmentHeader(seg->base(), &number, &major, &minor, &flags) != HeaderResult::kOk) return 0;
+  return number == seg->file_number() ? flags : 0;
+}
+
+// Removes what an interrupted compaction left: outputs that were never renamed into place.
+Status RemoveTempFiles(FileSystem* fs, const std::string& dir) {
+  std::vector<std::string> names;
+  Status s = fs->ListDir(dir, &names);
+  bool removed = false;
+  for (size_t i = 0; s.ok() && i < names.size(); i++) {
+    uint64_t number;
+    if (!Segment::ParseTempFileName(names[i], &number)) continue;
+    s = fs->Unlink(dir + "/" + names[i]);
+    removed = true;
+  }
+  if (s.ok() && removed) s = fs->SyncDir(dir);
+  return s;
 }
 
 }  // namespace
@@ -289,24 +319,50 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
   Status s = ListSegments(fs, dir, &numbers);
   if (!s.ok()) return s;
   if (numbers.size() > kMaxSegmentSlots) return Status::NotSupported("too many segment files in " + dir);
-  for (size_t i = 0; i < numbers.size(); i++) {
-    const bool newest = i + 1 == numbers.size();
-    auto seg = std::make_unique<Segment>(fs, dir, numbers[i], static_cast<uint32_t>(segments->size()));
+  if (!options.read_only) {
+    s = RemoveTempFiles(fs, dir);
+    if (!s.ok()) return s;
+  }
+  // Open every file first: only their headers say which one the writer was appending to.
+  SegmentTable opened;
+  for (uint64_t number : numbers) {
+    auto seg = std::make_unique<Segment>(fs, dir, number, 0);
     // Every segment is opened writable: a torn log tail may end in any of them.
-    s = seg->Open(!options.read_only, newest ? options.segment_size : 0);
+    s = seg->Open(!options.read_only, 0);
     if (!s.ok()) return s;
+    seg->flags = PeekFlags(seg.get());
+    opened.push_back(std::move(seg));
+  }
+  if (!numbers.empty()) report->next_file_number = numbers.back() + 1;
+  // The newest ordinary segment is where the writer was (a compacted one may carry a higher
+  // number): it may have a torn header, and it is reopened with room to grow.
+  size_t newest = opened.size();
+  for (size_t i = 0; i < opened.size(); i++)
+    if (!opened[i]->compacted()) newest = i;
+  if (newest < opened.size()) {
+    opened[newest] = std::make_unique<Segment>(fs, dir, numbers[newest], 0);
+    s = opened[newest]->Open(!options.read_only, options.segment_size);
+    if (!s.ok()) return s;
+  }
+  for (size_t i = 0; i < opened.size(); i++) {
     bool discard = false;
-    s = CheckHeader(seg.get(), newest, options.repair, &discard);
+    s = CheckHeader(opened[i].get(), i == newest, options.repair, &discard);
     if (!s.ok()) return s;
-    report->next_file_number = numbers[i] + 1;
-    if (discard) {
-      report->discarded_bytes += seg->file_size();
-      if (options.read_only) continue;
-      seg->Discard();
-      s = fs->SyncDir(dir);
-      if (!s.ok()) return s;
-      continue;
-    }
+    if (!discard) continue;
+    report->discarded_bytes += opened[i]->file_size();
+    const bool remove = !options.read_only;
+    if (remove) opened[i]->Discard();
+    opened[i].reset();
+    if (remove) s = fs->SyncDir(dir);
+    if (!s.ok()) return s;
+  }
+  // Log order: compacted segments first (they hold copies of the oldest records), then the
+  // others, each by number (docs/FORMAT.md, "Compaction"). Slot i is the i-th in log order.
+  std::stable_partition(opened.begin(), opened.end(),
+                        [](const std::unique_ptr<Segment>& seg) { return seg && seg->compacted(); });
+  for (auto& seg : opened) {
+    if (!seg) continue;
+    seg->set_slot(static_cast<uint32_t>(segments->size()));
     segments->push_back(std::move(seg));
   }
   uint64_t puts = 0;
@@ -336,6 +392,7 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
     cur->end = end;
     cur->reserve = cur->reserved();
     cur->set_flushed_end(end);
+    cur->first_gen = 0;  // everything recovered is durable
   }
   s = index->ShrinkToFit();  // a failure leaves the larger table, which still works
   (void)s;

@@ -38,6 +38,13 @@ bool Segment::ParseFileName(const std::string& name, uint64_t* file_number) {
   return true;
 }
 
+bool Segment::ParseTempFileName(const std::string& name, uint64_t* file_number) {
+  const std::string suffix = ".tmp";
+  if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  return ParseFileName(name.substr(0, name.size() - suffix.size()), file_number);
+}
+
 Status Segment::Create(uint64_t reserve) {
   Status s = CreateFile(reserve);
   if (!s.ok()) {

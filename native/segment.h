@@ -18,6 +18,7 @@
 #include <string>
 
 #include "file.h"
+#include "log_format.h"
 #include "status.h"
 
 namespace hashlog {
@@ -32,6 +33,9 @@ class Segment {
   static std::string FileName(uint64_t file_number);
   // Parses "<digits>.hlog"; false for any other name.
   static bool ParseFileName(const std::string& name, uint64_t* file_number);
+  // A compaction output before it is renamed into place: "<digits>.hlog.tmp".
+  static std::string TempFileName(uint64_t file_number) { return FileName(file_number) + ".tmp"; }
+  static bool ParseTempFileName(const std::string& name, uint64_t* file_number);
 
   // Creates the file (which must not exist), writes and syncs its header. The caller syncs
   // the directory. `reserve` is the largest size the segment may reach.
@@ -54,6 +58,8 @@ class Segment {
 
   const char* base() const { return base_; }
   uint32_t slot() const { return slot_; }
+  // Only before the segment is shared with the flush thread or any reader.
+  void set_slot(uint32_t slot) { slot_ = slot; }
   uint64_t file_number() const { return file_number_; }
   uint64_t file_size() const { return file_size_; }
   // Bytes of address space reserved for the mapping: the segment can never grow past it.
@@ -70,6 +76,12 @@ class Segment {
   uint64_t end = 0;         // where the next record goes (records and pending ones)
   uint64_t sealed_at = 0;   // nonzero once the owner moved to a newer segment
   uint64_t reserve = 0;     // address space reserved (or to reserve when the flush thread creates it)
+  uint32_t flags = 0;       // header flags (kSegmentCompacted)
+  // The commit group of its first record (kNoGen until one is placed; 0 when recovered):
+  // once that group is synced, the flush thread has left every older segment for good.
+  static constexpr uint64_t kNoGen = ~uint64_t{0};
+  uint64_t first_gen = kNoGen;
+  bool compacted() const { return (flags & kSegmentCompacted) != 0; }
 
  private:
   Status CreateFile(uint64_t reserve);

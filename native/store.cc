@@ -55,21 +55,23 @@ Status Store::Recover(Notify notify) {
   ro.progress = options_.progress;
   s = hashlog::Recover(fs_, dir_, ro, hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;
-  for (const auto& seg : segments_) log_bytes_ += seg->end - kSegmentHeaderSize;
+  for (const auto& seg : segments_) log_.push_back(seg.get());
+  RecountLogBytes();
   seq_ = recovery_.max_seq;
   if (options_.read_only) return Status::OK();  // no writer, no new segment
   next_file_number_ = recovery_.next_file_number;
-  if (segments_.empty() || !segments_.back()->writable()) {
-    if (segments_.size() >= kMaxSegmentSlots) return Status::Full("too many segments");
-    auto seg = std::make_unique<Segment>(fs_, dir_, next_file_number_++, static_cast<uint32_t>(segments_.size()));
+  // Appends never go to a compacted segment (it must stay a copy of older records).
+  if (log_.empty() || !log_.back()->writable() || log_.back()->compacted()) {
+    auto seg = std::make_unique<Segment>(fs_, dir_, next_file_number_++, 0);
     seg->reserve = options_.segment_size;
     s = seg->Create(seg->reserve);
     if (s.ok()) s = fs_->SyncDir(dir_);
     if (!s.ok()) return s;
     seg->end = kSegmentHeaderSize;
-    segments_.push_back(std::move(seg));
+    s = AddSegment(std::move(seg));
+    if (!s.ok()) return s;
   }
-  active_ = segments_.back().get();
+  active_ = log_.back();
   // Zero-fill ahead only when every group is synced: with durability "none" syncs are rare,
   // and writing each byte twice would cost more than the metadata commits it saves.
   const uint64_t chunk =
@@ -133,14 +135,16 @@ Status Store::Reserve(size_t n, Location* loc) {
   // the segment's mapping.
   const bool too_big = active_->end + n > options_.segment_size && active_->end > kSegmentHeaderSize;
   if (too_big || active_->end + n > active_->reserve) {
-    if (segments_.size() >= kMaxSegmentSlots) return Status::Full("too many segments");
-    auto seg = std::make_unique<Segment>(fs_, dir_, next_file_number_++, static_cast<uint32_t>(segments_.size()));
+    auto seg = std::make_unique<Segment>(fs_, dir_, next_file_number_, 0);
     seg->reserve = std::max<uint64_t>(options_.segment_size, kSegmentHeaderSize + n);
     seg->end = kSegmentHeaderSize;
+    Status s = AddSegment(std::move(seg));
+    if (!s.ok()) return s;
+    next_file_number_++;
     active_->sealed_at = active_->end;
-    segments_.push_back(std::move(seg));
-    active_ = segments_.back().get();
+    active_ = log_.back();
   }
+  if (active_->first_gen == Segment::kNoGen) active_->first_gen = writer_->open_gen();
   *loc = MakeLocation(active_->slot(), static_cast<uint32_t>(active_->end));
   active_->end += n;
   log_bytes_ += n;
@@ -383,7 +387,8 @@ void Store::ApplyClear() {
   if (closed_) return;
   index_.Clear();
   expiry_.Clear();
-  for (const auto& seg : segments_) seg->live_bytes = 0;
+  for (const auto& seg : segments_)
+    if (seg) seg->live_bytes = 0;
   index_.ShrinkToFit();
 }
 
@@ -537,7 +542,9 @@ void Store::Undo(const UndoEntry& u) {
 
 void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint64_t* reject_last) {
   *reject_first = *reject_last = 0;
+  if (ev.status.ok()) synced_gen_ = std::max(synced_gen_, ev.synced_gen);
   if (ev.status.ok() || closed_) return;
+  failures_++;
   const bool resume = ev.status.code() != Status::kFailed;
   if (!resume) failed_ = ev.status;
   std::vector<UndoEntry> undo;
@@ -548,41 +555,83 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   if (!resume || start == nullptr) return;
   // No record of the failed groups reached a file: append again from where they started,
   // dropping segments they opened (a file may exist with just its header).
+  // (File numbers are not reused: a compaction may have reserved the next ones.)
   bool removed_files = false;
-  while (segments_.back().get() != start) {
-    if (segments_.back()->created()) {
-      segments_.back()->Discard();
+  while (log_.back() != start) {
+    Segment* seg = log_.back();
+    if (seg->created()) {
+      seg->Discard();
       removed_files = true;
     }
-    segments_.pop_back();
+    log_.pop_back();
+    FreeSlot(seg->slot());
   }
   if (removed_files) fs_->SyncDir(dir_);  // best effort: an empty segment is harmless
   active_ = start;
   active_->end = offset;
   active_->sealed_at = 0;
-  log_bytes_ = 0;
-  for (const auto& seg : segments_) log_bytes_ += seg->end - kSegmentHeaderSize;
-  next_file_number_ = active_->file_number() + 1;
-  Segment* current = start->created() ? start : segments_[start->slot() - 1].get();
+  if (offset == kSegmentHeaderSize) active_->first_gen = Segment::kNoGen;
+  RecountLogBytes();
+  // A segment the failed groups were to create was never left by the flush thread's
+  // predecessor, which is therefore still in the log (compaction takes none it may use).
+  Segment* current = start->created() ? start : log_[log_.size() - 2];
   writer_->Resume(current);
 }
 
 Status Store::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
+  // A copy or unlink running on another thread reads the segments: stop it and wait.
+  CancelBackground();
+  { std::lock_guard<std::mutex> wait_for_background(bg_mu_); }
   if (writer_) writer_->Stop();
   writer_.reset();
   active_ = nullptr;
+  job_.reset();
+  log_.clear();
   segments_.clear();
   lock_.Release();
   return Status::OK();
 }
 
+Status Store::AddSegment(std::unique_ptr<Segment> seg) {
+  Segment* raw = seg.get();
+  Status s = TakeSlot(std::move(seg));
+  if (s.ok()) log_.push_back(raw);
+  return s;
+}
+
+Status Store::TakeSlot(std::unique_ptr<Segment> seg) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (segments_.size() >= kMaxSegmentSlots) return Status::Full("too many segments");
+    slot = static_cast<uint32_t>(segments_.size());
+    segments_.emplace_back();
+  }
+  seg->set_slot(slot);
+  segments_[slot] = std::move(seg);
+  return Status::OK();
+}
+
+void Store::FreeSlot(uint32_t slot) {
+  segments_[slot].reset();
+  free_slots_.push_back(slot);
+}
+
+void Store::RecountLogBytes() {
+  log_bytes_ = 0;
+  for (const Segment* seg : log_) log_bytes_ += seg->end - kSegmentHeaderSize;
+}
+
 std::vector<Store::WrittenSegment> Store::WrittenSegments() const {
   std::vector<WrittenSegment> out;
-  for (const auto& seg : segments_) {
+  for (const Segment* seg : log_) {
     const uint64_t written = seg->flushed_end();
-    if (written > kSegmentHeaderSize) out.push_back({Segment::FileName(seg->file_number()), written, seg->end});
+    if (written > kSegmentHeaderSize)
+      out.push_back({Segment::FileName(seg->file_number()), written, seg->end, seg->flags});
   }
   return out;
 }
@@ -590,11 +639,14 @@ std::vector<Store::WrittenSegment> Store::WrittenSegments() const {
 StoreStats Store::Stats() const {
   StoreStats st;
   st.keys = const_cast<Store*>(this)->LiveKeys();
-  for (const auto& seg : segments_) {
+  for (const Segment* seg : log_) {
     st.live_bytes += seg->live_bytes;
     st.log_bytes += seg->end - kSegmentHeaderSize;
   }
-  st.segments = segments_.size();
+  st.segments = log_.size();
+  st.compactions = compactions_;
+  st.compacted_bytes_read = compacted_read_;
+  st.compacted_bytes_written = compacted_written_;
   st.index_capacity = index_.capacity();
   st.index_bytes = index_.bytes();
   st.fsyncs = writer_ ? writer_->fsyncs() : 0;

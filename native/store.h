@@ -8,6 +8,7 @@
 #define HASHLOG_NATIVE_STORE_H_
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "file.h"
+#include "compaction.h"
 #include "hash.h"
 #include "expiry_counter.h"
 #include "hash_index.h"
@@ -53,6 +55,14 @@ struct StoreStats {
   uint64_t index_bytes = 0;
   uint64_t fsyncs = 0;
   uint64_t seq = 0;
+  uint64_t compactions = 0;          // jobs that completed
+  uint64_t compacted_bytes_read = 0;  // record bytes of the segments they removed
+  uint64_t compacted_bytes_written = 0;
+};
+
+struct CompactOptions {
+  uint64_t max_output_size = 0;  // 0 = the segment size
+  double bytes_per_second = 0;   // 0 = no limit
 };
 
 class Store {
@@ -114,11 +124,45 @@ class Store {
   // Writes and syncs what is pending, stops the flush thread, unmaps, releases the lock.
   Status Close();
 
+  // Compaction (compaction.h), driven by the caller phase by phase. Owner thread unless
+  // marked; at most one job at a time.
+  // Any thread: makes a running or queued copy/unlink return kClosed soon (Close waits for it).
+  void CancelBackground() { cancel_.store(true, std::memory_order_relaxed); }
+  // Starts a job on the compacted segments and the oldest ordinary ones the writer has left
+  // for good. *started is false when there is nothing to compact.
+  Status CompactStart(const CompactOptions& options, bool* started);
+  // Marks up to `budget` records; true when every source is marked.
+  bool CompactMark(size_t budget);
+  // Any thread, one at a time: the copy phase. Close() cancels it and waits.
+  Status CompactCopy();
+  // Points the index at the copies, up to `budget` entries; true when done.
+  Status CompactInstall(size_t budget, bool* done);
+  // Any thread: deletes the sources.
+  Status CompactUnlink();
+  // Unmaps the sources when nothing can read them any more (every write that might roll
+  // back to them is durable, and `readers_idle`: no getAsync read holds a record address).
+  // True when the job is over.
+  bool CompactRetire(bool readers_idle);
+  // Ends a job that failed in copy or at the start of install (REQUIRES: no entry moved);
+  // removes the outputs, failing-stop if one cannot be removed.
+  void CompactAbort();
+  bool compacting() const { return job_ != nullptr; }
+
+  struct SegmentInfo {
+    std::string name;
+    uint32_t flags;
+    uint64_t bytes;       // record bytes
+    uint64_t live_bytes;  // of records the index points at
+    bool compactable;     // a job started now would take it
+  };
+  std::vector<SegmentInfo> Segments() const;
+
   StoreStats Stats() const;
   struct WrittenSegment {
     std::string name;
     uint64_t written;  // bytes in the file: whole commit groups, so whole records
     uint64_t end;      // where its records end once all are written (final unless it is the newest)
+    uint32_t flags;    // kSegmentCompacted: sorts before the others, never streamed
   };
   // Every segment with records: what an online backup copies and a replication feed streams.
   std::vector<WrittenSegment> WrittenSegments() const;
@@ -150,6 +194,18 @@ class Store {
   // The mutex that guards records not yet written (a read-only store has none: any mutex).
   std::mutex& WriterMutex() const { return writer_ ? writer_->mu() : read_only_mu_; }
   uint64_t NowMs() const;
+  // Gives a segment a slot (reusing one that compaction freed) and takes ownership.
+  Status TakeSlot(std::unique_ptr<Segment> seg);
+  // TakeSlot, then appends it to the log.
+  Status AddSegment(std::unique_ptr<Segment> seg);
+  void FreeSlot(uint32_t slot);
+  void RecountLogBytes();
+  // How many segments at the front of the log a compaction may take.
+  size_t CompactableCount() const;
+  // Marks the records of one source from job_->mark_offset, at most `budget` of them.
+  size_t MarkRecords(size_t source, size_t budget);
+  void MarkRecord(size_t source, uint64_t offset, const RecordHeader& h);
+  Status MapOutputs();
   bool Expired(const RecordHeader& h) const { return h.expires_at != 0 && h.expires_at <= NowMs(); }
   void Undo(const UndoEntry& u);
 
@@ -160,8 +216,18 @@ class Store {
   HashKey hash_key_;
   HashIndex index_;
   ExpiryCounter expiry_;
-  SegmentTable segments_;
+  SegmentTable segments_;           // by slot; compaction leaves holes, reused first
+  std::vector<uint32_t> free_slots_;
+  std::vector<Segment*> log_;       // log order: compacted segments first, the active one last
   Segment* active_ = nullptr;
+  std::unique_ptr<CompactionJob> job_;
+  std::atomic<bool> cancel_{false};
+  std::mutex bg_mu_;                 // held by CompactCopy/CompactUnlink while they run
+  uint64_t synced_gen_ = 0;          // owner's view: every group up to it is durable
+  uint64_t failures_ = 0;            // failed flush events seen
+  uint64_t compactions_ = 0;
+  uint64_t compacted_read_ = 0;
+  uint64_t compacted_written_ = 0;
   std::unique_ptr<LogWriter> writer_;
   RecoveryReport recovery_;
   uint64_t seq_ = 0;

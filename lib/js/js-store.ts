@@ -387,10 +387,10 @@ export class JsStore implements NativeStore {
   }
 
   /** Every segment with records and how many of its bytes are in the file (online backup). */
-  writtenSegments(): [string, number, number][] {
+  writtenSegments(): [string, number, number, number][] {
     this.ready();
     return this.segments.filter((s) => s.flushedEnd > SEGMENT_HEADER_SIZE)
-      .map((s): [string, number, number] => [Segment.fileName(s.fileNumber), s.flushedEnd, s.end]);
+      .map((s): [string, number, number, number] => [Segment.fileName(s.fileNumber), s.flushedEnd, s.end, 0]);
   }
 
   private liveKeys(): number {

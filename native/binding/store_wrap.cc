@@ -135,6 +135,14 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_GetAsync>("getAsync"),
                          InstanceMethod<&StoreWrap::JS_Size>("size"),
                          InstanceMethod<&StoreWrap::JS_SetClockOffset>("setClockOffset"),
+                         InstanceMethod<&StoreWrap::JS_Segments>("listSegments"),
+                         InstanceMethod<&StoreWrap::JS_CompactStart>("compactStart"),
+                         InstanceMethod<&StoreWrap::JS_CompactMark>("compactMark"),
+                         InstanceMethod<&StoreWrap::JS_CompactCopy>("compactCopy"),
+                         InstanceMethod<&StoreWrap::JS_CompactInstall>("compactInstall"),
+                         InstanceMethod<&StoreWrap::JS_CompactUnlink>("compactUnlink"),
+                         InstanceMethod<&StoreWrap::JS_CompactRetire>("compactRetire"),
+                         InstanceMethod<&StoreWrap::JS_CompactAbort>("compactAbort"),
                      });
 }
 
@@ -190,6 +198,9 @@ void StoreWrap::CloseNow() {
   closed_ = true;
   // A getAsync read in flight on the pool reads mapped segments: let it finish (a memcpy).
   while (async_reads_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+  // A compaction copy may be sleeping under its rate limit: cancel, then wait for it.
+  if (store_) store_->CancelBackground();
+  while (background_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
   if (store_) store_->Close();  // joins the flush thread: no event is sent after this
   store_.reset();
   if (hook_registered_) {
@@ -349,6 +360,9 @@ Napi::Value StoreWrap::JS_Stats(const Napi::CallbackInfo& info) {
   o.Set("indexBytes", static_cast<double>(st.index_bytes));
   o.Set("fsyncs", static_cast<double>(st.fsyncs));
   o.Set("seq", static_cast<double>(st.seq));
+  o.Set("compactions", static_cast<double>(st.compactions));
+  o.Set("compactedBytesRead", static_cast<double>(st.compacted_bytes_read));
+  o.Set("compactedBytesWritten", static_cast<double>(st.compacted_bytes_written));
   return o;
 }
 
@@ -518,17 +532,19 @@ void StoreWrap::StartReadBatch(Napi::Env env) {
   (new ReadBatchWorker(env, this, std::move(batch)))->Queue();
 }
 
-// [[file name, bytes written, end], ...] of every segment with records (backup, replication).
+// [[file name, bytes written, end, flags], ...] of every segment with records, in log order
+// (backup, replication).
 Napi::Value StoreWrap::JS_WrittenSegments(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
   const auto segments = store_->WrittenSegments();
   Napi::Array out = Napi::Array::New(env, segments.size());
   for (size_t i = 0; i < segments.size(); i++) {
-    Napi::Array row = Napi::Array::New(env, 3);
+    Napi::Array row = Napi::Array::New(env, 4);
     row.Set(0u, segments[i].name);
     row.Set(1u, static_cast<double>(segments[i].written));
     row.Set(2u, static_cast<double>(segments[i].end));
+    row.Set(3u, static_cast<double>(segments[i].flags));
     out.Set(static_cast<uint32_t>(i), row);
   }
   return out;

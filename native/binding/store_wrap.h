@@ -42,6 +42,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   void FinishOpen(std::unique_ptr<Store> store);
   Store* store() const { return store_.get(); }
   void ReadDone() { async_reads_.fetch_sub(1, std::memory_order_acq_rel); }
+  // A compaction phase running on the pool uses the store: Close cancels it and waits.
+  void BackgroundDone() { background_.fetch_sub(1, std::memory_order_acq_rel); }
 
   // One getAsync read: what Locate found, and (after the pool ran) the value.
   struct AsyncRead {
@@ -85,6 +87,15 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_GetAsync(const Napi::CallbackInfo& info);
   Napi::Value JS_Size(const Napi::CallbackInfo& info);
   Napi::Value JS_SetClockOffset(const Napi::CallbackInfo& info);
+  // Compaction (store_compaction_wrap.cc).
+  Napi::Value JS_Segments(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactStart(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactMark(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactCopy(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactInstall(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactUnlink(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactRetire(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactAbort(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);
@@ -106,6 +117,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   size_t many_max_ = 0;
   // getAsync reads on the libuv pool; Close waits for them (they read mapped segments).
   std::atomic<int> async_reads_{0};
+  std::atomic<int> background_{0};
   std::vector<AsyncRead> queued_reads_;
   bool read_batch_running_ = false;
   Napi::FunctionReference on_flush_;

@@ -321,7 +321,7 @@ describe.each(ENGINES)('%s engine', (engine) => {
 
     it('fails with HASHLOG_NOT_SUPPORTED when the newest segment declares a newer major version', async () => {
       const b = await build(10, 40);
-      setVersion(b.files[0], 2, 0);
+      setVersion(b.files[0], 3, 0); // 2 is a compacted segment (docs/FORMAT.md)
       const err = await openError(b.dir);
       expect(err.code).toBe('HASHLOG_NOT_SUPPORTED');
       expect(err.message).toContain(segmentName(1));
@@ -329,7 +329,7 @@ describe.each(ENGINES)('%s engine', (engine) => {
 
     it('fails with HASHLOG_NOT_SUPPORTED when an older segment declares a newer major version, even with repair: true', async () => {
       const b = await build(80, 160, { segmentSize: 4096 });
-      setVersion(b.files[0], 2, 0);
+      setVersion(b.files[0], 3, 0);
       expect((await openError(b.dir, { segmentSize: 4096 })).code).toBe('HASHLOG_NOT_SUPPORTED');
       // Repair salvages damage; it must not reinterpret a format it does not know.
       expect((await openError(b.dir, { segmentSize: 4096, repair: true })).code).toBe('HASHLOG_NOT_SUPPORTED');

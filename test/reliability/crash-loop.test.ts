@@ -14,6 +14,17 @@ describe('crash loop (SIGKILL at random moments)', () => {
   });
 });
 
+describe('crash loop with compaction running all the time', () => {
+  it('loses no acknowledged write and resurrects no delete when killed in any phase of a compaction', async () => {
+    const report = await crashLoop(tmpdir('hashlog-compact-loop-'), 11, 20, Infinity, true);
+    console.log(`compaction crash loop: iterations=${report.iterations} attempts=${report.attempts} ` +
+      `acked_checked=${report.ackedChecked} writes_lost=${report.writesLost}`);
+    expect(report.problems).toEqual([]);
+    expect(report.iterations).toBe(20);
+    expect(report.ackedChecked).toBeGreaterThan(0);
+  });
+});
+
 describe('the crash loop checker', () => {
   const put = (k: string): ['p', string, number] => ['p', k, 0];
   it('reports an acknowledged write that is missing and a deleted key that came back', () => {

@@ -110,7 +110,8 @@ async function runChild(dir: string, options: OpenOptions, seed: number, infligh
  * Runs iterations until `iterations` are done or `deadline` (ms since the epoch) passes, in
  * directories under `root`.
  */
-export async function crashLoop(root: string, seed: number, iterations: number, deadline = Infinity): Promise<CrashLoopReport> {
+export async function crashLoop(root: string, seed: number, iterations: number, deadline = Infinity,
+  compact = false): Promise<CrashLoopReport> {
   const rand = prng(seed);
   const report: CrashLoopReport = { iterations: 0, attempts: 0, ackedChecked: 0, writesLost: 0, problems: [] };
   let dir = '';
@@ -122,7 +123,9 @@ export async function crashLoop(root: string, seed: number, iterations: number, 
     }
     const options: OpenOptions = {
       durability: rand() < 0.7 ? 'sync' : 'none',
-      segmentSize: rand() < 0.5 ? 16 * 1024 : 256 * 1024,
+      segmentSize: rand() < 0.5 || compact ? 16 * 1024 : 256 * 1024,
+      // Compacting: a job starts whenever there is any garbage in reach, so kills land in every phase.
+      compaction: compact ? { garbageRatio: 0.01, minReclaimBytes: 0, checkIntervalMs: 10, maxBytesPerSecond: 0 } : false,
     };
     const inflight = [1, 4, 16, 64][Math.floor(rand() * 4)];
     const killAfterMs = Math.floor(rand() * 250);
@@ -131,7 +134,7 @@ export async function crashLoop(root: string, seed: number, iterations: number, 
       report.problems.push(`iteration ${it}: the child reported ${child.errors[0]}`);
       break;
     }
-    const db = await open(dir, { segmentSize: options.segmentSize });
+    const db = await open(dir, { segmentSize: options.segmentSize, compaction: false });
     const after = readState(db);
     const problems = checkRecovered(it, before, child.attempts, child.acked, after);
     if (db.size !== after.size) problems.push(`size ${db.size} but ${after.size} keys read`);

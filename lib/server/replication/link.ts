@@ -216,10 +216,14 @@ export class ReplicaLink {
   }
 
   private async applyFrame(pos: number, bytes: Buffer): Promise<void> {
+    // Position -1: the snapshot (compacted segments) a resync from position 0 starts with. It
+    // moves no position: cut short, it is sent again from the start after a clear.
+    const snapshot = pos === -1;
+    if (snapshot && this.applied !== 0) throw new Error(`snapshot frame at position ${this.applied}`);
     const expected = this.applied + this.carryLen;
     const nextSegment = this.carryLen === 0 && fileOf(pos) > fileOf(expected) && offsetOf(pos) === SEGMENT_HEADER_SIZE;
-    if (pos !== expected && !nextSegment) throw new Error(`frame at ${pos}, expected ${expected}`);
-    const base = pos - this.carryLen;
+    if (!snapshot && pos !== expected && !nextSegment) throw new Error(`frame at ${pos}, expected ${expected}`);
+    const base = snapshot ? 0 : pos - this.carryLen;
     let data = bytes;
     if (this.carryLen > 0) {
       this.carry.push(bytes);
@@ -235,6 +239,7 @@ export class ReplicaLink {
     await done;
     // Acknowledge only what is on disk: with durability 'none' the writes resolved at write().
     if (this.store.options.durability !== 'sync') await this.store.flush();
+    if (snapshot) return;
     this.applied = base + used;
     if (this.status === 'sync' && this.applied >= this.syncEnd) {
       this.status = 'up';

@@ -1,6 +1,10 @@
 // Positions in a store's log, as one number: segment file number * 2^32 + offset. Segment
 // files are at most 1 GiB, so the offset fits, and the number grows with the log, which makes
 // "has this replica got that far" one comparison (WAIT, INFO's offsets).
+//
+// Compacted segments (docs/FORMAT.md) have no positions: they come first in the log but carry
+// newer file numbers. A full resync streams them as a snapshot, position 0 ("nothing applied
+// yet"), before the first ordinary segment.
 import type { Store } from '../../store';
 
 const SHIFT = 2 ** 32;
@@ -26,10 +30,16 @@ export interface LogSegment {
   written: number;
   /** Where its records end; final for every segment but the newest. */
   end: number;
+  /** A compaction output: part of the snapshot, never addressed by a position. */
+  compacted: boolean;
 }
 
+const COMPACTED = 1; // segment header flag (docs/FORMAT.md)
+
+/** The segments with records, in log order: compacted ones first. */
 export function logSegments(store: Store): LogSegment[] {
-  return store._writtenSegments().map(([name, written, end]) => ({ file: Number.parseInt(name, 10), name, written, end }));
+  return store._writtenSegments().map(([name, written, end, flags]) => (
+    { file: Number.parseInt(name, 10), name, written, end, compacted: (flags & COMPACTED) !== 0 }));
 }
 
 /** The position just past the last record in the files (0 for an empty log). */
@@ -39,8 +49,11 @@ export function logEnd(store: Store): number {
   return last === undefined ? 0 : position(last.file, last.written);
 }
 
-/** Where a full resync starts: the first record of the oldest segment. */
+/**
+ * Where a full resync starts: 0 when there is a snapshot (compacted segments) to send first,
+ * else the first record of the oldest segment.
+ */
 export function logStart(store: Store): number {
   const first = logSegments(store)[0];
-  return first === undefined ? 0 : position(first.file, SEGMENT_HEADER_SIZE);
+  return first === undefined || first.compacted ? 0 : position(first.file, SEGMENT_HEADER_SIZE);
 }

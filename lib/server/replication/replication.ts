@@ -57,7 +57,9 @@ export class Replication {
    */
   syncPoint(replid: string, pos: number): { line: string; from: number } {
     const segs = logSegments(this.store);
-    const inLog = pos === 0 || segs.some((s) => s.file === fileOf(pos)
+    // Position 0 (nothing applied, or a snapshot cut short) always resyncs: the replica's store
+    // is cleared first, so that nothing of an older snapshot survives.
+    const inLog = pos !== 0 && segs.some((s) => !s.compacted && s.file === fileOf(pos)
       && offsetOf(pos) >= SEGMENT_HEADER_SIZE && offsetOf(pos) <= s.written);
     if (replid === this.replid && inLog) return { line: `CONTINUE ${this.replid} ${pos}`, from: pos };
     const start = logStart(this.store);

@@ -1,0 +1,264 @@
+// Compaction: the log shrinks to its live records while reads and writes go on, and no key is
+// lost, made up or brought back from the dead, before or after a reopen.
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { open as openStore, type Store } from '../../lib/index';
+import { prng } from '../helpers/format';
+import { ENGINES, withEngine } from '../helpers/engines';
+import { tmpdir } from '../helpers/tmpdir';
+
+const SEGMENT = 16 * 1024;
+const OPTS = { segmentSize: SEGMENT, compaction: false } as const;
+
+type Model = Map<string, string>;
+
+function expectMatches(db: Store, model: Model, keys: number): void {
+  for (let i = 0; i < keys; i++) {
+    const k = `k${i}`;
+    expect(db.get(k)?.toString(), k).toBe(model.get(k));
+  }
+  expect(db.size).toBe(model.size);
+}
+
+// Puts, deletes and batches over `keys` keys: most records end up garbage.
+async function churn(db: Store, model: Model, rand: () => number, n: number, keys: number, tag: string): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = `k${Math.floor(rand() * keys)}`;
+    const r = rand();
+    if (r < 0.2) {
+      pending.push(db.del(k));
+      model.delete(k);
+    } else if (r < 0.3) {
+      const k2 = `k${Math.floor(rand() * keys)}`;
+      const v = `${tag}:${i}:batch`;
+      pending.push(db.batch([{ type: 'put', key: k, value: v }, { type: 'del', key: k2 }]));
+      model.set(k, v);
+      model.delete(k2);
+      if (k2 === k) model.delete(k);
+    } else {
+      const v = `${tag}:${i}:${'x'.repeat(Math.floor(rand() * 200))}`;
+      pending.push(db.put(k, v));
+      model.set(k, v);
+    }
+  }
+  await Promise.all(pending);
+}
+
+describe.each(ENGINES)('%s engine', (engine) => {
+  const open = withEngine(openStore, engine);
+  // Until the js engine compacts, it must say so instead of pretending.
+  const compacts = engine === 'native';
+
+  it.runIf(!compacts)('compact() rejects with HASHLOG_NOT_SUPPORTED', async () => {
+    const db = await open(tmpdir(), OPTS);
+    await expect(db.compact()).rejects.toMatchObject({ code: 'HASHLOG_NOT_SUPPORTED' });
+    await db.close();
+  });
+
+  describe.runIf(compacts)('compact()', () => {
+    it('reclaims the garbage of sealed segments and keeps every live key, across reopens', async () => {
+      const dir = tmpdir();
+      let db = await open(dir, OPTS);
+      const model: Model = new Map();
+      const rand = prng(1);
+      await churn(db, model, rand, 3000, 200, 'a');
+      const before = db.stats();
+      expect(before.segments).toBeGreaterThan(10);
+      const report = await db.compact();
+      expect(report.compacted).toBe(true);
+      expect(report.segmentsRemoved).toBeGreaterThan(5);
+      const after = db.stats();
+      expect(after.garbageBytes).toBeLessThan(before.garbageBytes / 4);
+      expect(after.liveBytes).toBe(before.liveBytes);
+      expect(after.compactions).toBe(1);
+      expectMatches(db, model, 200);
+      await db.close();
+      db = await open(dir, OPTS);
+      expectMatches(db, model, 200);
+      // Again, on a log that starts with compacted segments.
+      await churn(db, model, rand, 3000, 200, 'b');
+      expect((await db.compact()).compacted).toBe(true);
+      expectMatches(db, model, 200);
+      await db.close();
+      db = await open(dir, OPTS);
+      expectMatches(db, model, 200);
+      await db.close();
+    });
+
+    it('never brings back a deleted key whose older value lived in an older segment', async () => {
+      const dir = tmpdir();
+      let db = await open(dir, OPTS);
+      await db.put('victim', 'old value');
+      for (let i = 0; i < 400; i++) await db.put(`filler${i % 20}`, 'f'.repeat(100)); // several segments on
+      await db.del('victim');
+      for (let i = 0; i < 400; i++) await db.put(`filler${i % 20}`, 'g'.repeat(100));
+      await db.compact();
+      expect(db.has('victim')).toBe(false);
+      await db.close();
+      db = await open(dir, OPTS);
+      expect(db.has('victim')).toBe(false);
+      expect(db.get('filler3')?.toString()).toBe('g'.repeat(100));
+      await db.close();
+    });
+
+    it('lets writes that race the copy win, and serves reads throughout', async () => {
+      const dir = tmpdir();
+      let db = await open(dir, { ...OPTS });
+      const model: Model = new Map();
+      const rand = prng(2);
+      await churn(db, model, rand, 4000, 300, 'a');
+      const running = db.compact();
+      // Overwrite and delete keys whose records are being copied, and read every key, while it runs.
+      let rounds = 0;
+      let done = false;
+      void running.finally(() => { done = true; });
+      while (!done || rounds < 3) {
+        await churn(db, model, rand, 200, 300, `race${rounds}`);
+        expectMatches(db, model, 300);
+        rounds++;
+      }
+      expect((await running).compacted).toBe(true);
+      expectMatches(db, model, 300);
+      await db.close();
+      db = await open(dir, OPTS);
+      expectMatches(db, model, 300);
+      await db.close();
+    });
+
+    it('drops expired records and a clear, and keeps TTLs of the live ones', async () => {
+      const dir = tmpdir();
+      let db = await open(dir, OPTS);
+      for (let i = 0; i < 50; i++) await db.put(`gone${i}`, 'x'.repeat(200));
+      await db.clear();
+      for (let i = 0; i < 50; i++) await db.put(`short${i}`, 'y'.repeat(200), { ttlMs: 1 });
+      const far = Date.now() + 3_600_000;
+      for (let i = 0; i < 50; i++) await db.put(`long${i}`, 'z'.repeat(200), { expiresAt: far });
+      for (let i = 0; i < 200; i++) await db.put(`filler${i % 5}`, 'f'.repeat(200)); // seal the rest
+      await new Promise((r) => setTimeout(r, 5));
+      const before = db.stats();
+      await db.compact();
+      const after = db.stats();
+      expect(after.liveBytes).toBeLessThan(before.liveBytes); // the expired records went
+      expect(db.has('gone1')).toBe(false);
+      expect(db.has('short1')).toBe(false);
+      expect(db.expiresAt('long7')).toBe(far);
+      await db.close();
+      db = await open(dir, OPTS);
+      expect(db.has('gone1')).toBe(false);
+      expect(db.has('short1')).toBe(false);
+      expect(db.expiresAt('long7')).toBe(far);
+      expect(db.size).toBe(55);
+      await db.close();
+    });
+
+    it('keeps getAsync reads valid while segments are retired', async () => {
+      const db = await open(tmpdir(), OPTS);
+      const model: Model = new Map();
+      await churn(db, model, prng(3), 3000, 100, 'a');
+      const running = db.compact();
+      const reads: Promise<void>[] = [];
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 100; i++) {
+          const k = `k${i}`;
+          const want = model.get(k);
+          reads.push(db.getAsync(k).then((v) => expect(v?.toString()).toBe(want)));
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all([running, ...reads]);
+      await db.close();
+    });
+
+    it('turns a concurrent second call into the same job, and waits for a backup', async () => {
+      const db = await open(tmpdir(), OPTS);
+      const model: Model = new Map();
+      await churn(db, model, prng(4), 2000, 100, 'a');
+      const backup = db.backup(`${tmpdir()}/copy`);
+      const a = db.compact();
+      const b = db.compact();
+      expect(b).toBe(a);
+      await Promise.all([a, backup]);
+      expectMatches(db, model, 100);
+      await db.close();
+    });
+
+    it('is rejected on a read-only store and on a closed one', async () => {
+      const dir = tmpdir();
+      const db = await open(dir, OPTS);
+      await db.put('a', 'b');
+      await db.close();
+      await expect(db.compact()).rejects.toMatchObject({ code: 'HASHLOG_CLOSED' });
+      const ro = await open(dir, { readOnly: true });
+      await expect(ro.compact()).rejects.toMatchObject({ code: 'HASHLOG_READONLY' });
+      await ro.close();
+    });
+
+    it('stops cleanly when the store closes in the middle', async () => {
+      const dir = tmpdir();
+      let db = await open(dir, { ...OPTS, compaction: { maxBytesPerSecond: 64 * 1024 } }); // a slow copy
+      const model: Model = new Map();
+      await churn(db, model, prng(5), 6000, 400, 'a');
+      const running = db.compact();
+      await new Promise((r) => setTimeout(r, 30));
+      await db.close();
+      await expect(running).rejects.toMatchObject({ code: 'HASHLOG_CLOSED' });
+      expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+      db = await open(dir, OPTS);
+      expectMatches(db, model, 400);
+      expect((await db.compact()).compacted).toBe(true);
+      expectMatches(db, model, 400);
+      await db.close();
+    });
+
+    it('leaves the store intact when a file operation of the job fails', async () => {
+      for (const op of ['pwrite', 'fdatasync', 'rename', 'syncdir', 'unlink', 'open', 'mmap'] as const) {
+        const dir = tmpdir();
+        let db = await open(dir, OPTS);
+        const model: Model = new Map();
+        await churn(db, model, prng(6), 2000, 100, op);
+        await db.flush();
+        db._injectFault(op, 0, 5, false);
+        // The job's first call of `op` fails: the copy, the renames, the mapping or the unlink.
+        await expect(db.compact(), op).rejects.toMatchObject({ code: 'HASHLOG_IO' });
+        db._injectFault();
+        expect(db.failed).toBeUndefined();
+        expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+        expectMatches(db, model, 100);
+        await churn(db, model, prng(7), 300, 100, `${op}2`);
+        expectMatches(db, model, 100);
+        await db.close();
+        db = await open(dir, OPTS);
+        expectMatches(db, model, 100);
+        await db.compact();
+        expectMatches(db, model, 100);
+        await db.close();
+      }
+    });
+
+    it('runs by itself once the policy says so', async () => {
+      const db = await open(tmpdir(), {
+        segmentSize: SEGMENT,
+        compaction: { garbageRatio: 0.5, minReclaimBytes: 32 * 1024, checkIntervalMs: 10, maxBytesPerSecond: 0 },
+      });
+      const model: Model = new Map();
+      await churn(db, model, prng(8), 4000, 50, 'a');
+      for (let i = 0; i < 200 && db.stats().compactions === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(db.stats().compactions).toBeGreaterThan(0);
+      expectMatches(db, model, 50);
+      await db.close();
+    });
+  });
+});
+
+describe('compaction options', () => {
+  it('are validated with stable codes', async () => {
+    const dir = tmpdir();
+    await expect(openStore(dir, { compaction: { garbageRatio: 1 } })).rejects.toMatchObject({ code: 'HASHLOG_INVALID_ARGUMENT' });
+    await expect(openStore(dir, { compaction: { maxBytesPerSecond: -1 } })).rejects.toMatchObject({ code: 'HASHLOG_INVALID_ARGUMENT' });
+    await expect(openStore(dir, { compaction: { nope: 1 } as never })).rejects.toMatchObject({ code: 'HASHLOG_INVALID_ARGUMENT' });
+    await expect(openStore(dir, { compaction: 'yes' as never })).rejects.toMatchObject({ code: 'HASHLOG_INVALID_ARGUMENT' });
+    const db = await openStore(dir, { compaction: false });
+    await db.close();
+  });
+});
