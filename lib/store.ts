@@ -499,6 +499,11 @@ export class Store {
     return this.compaction;
   }
 
+  /** True while a compaction runs. */
+  get compacting(): boolean {
+    return this.compaction !== undefined;
+  }
+
   private compactingEngine(): CompactingEngine | undefined {
     const n = this.native;
     if (n.listSegments === undefined || n.compactStart === undefined || n.compactMark === undefined

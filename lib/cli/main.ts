@@ -18,13 +18,6 @@ function program(): Command {
   registerServe(p);
   registerData(p);
   registerCheck(p);
-  p.command('compact')
-    .description('rewrite the log without its garbage (not implemented yet: it arrives with compaction)')
-    .argument('<dir>', 'store directory')
-    .action(() => {
-      throw new CliError('hashlog compact: compaction is not implemented yet (HASHLOG_NOT_SUPPORTED); '
-        + 'the log keeps overwritten and deleted records until it is', 1);
-    });
   registerBench(p);
   return p;
 }

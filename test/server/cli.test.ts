@@ -148,10 +148,31 @@ describe('hashlog directory commands', () => {
     expect(fs.readFileSync(seg).equals(bytes)).toBe(true); // check changed nothing
   });
 
-  it('compact says it is not implemented yet; --help and --version work', () => {
-    const c = hashlog(['compact', tmpdir()]);
-    expect(c.status).toBe(1);
-    expect(c.stderr).toContain('HASHLOG_NOT_SUPPORTED');
+  it('compact rewrites a directory without its garbage; a server\'s directory is refused', async () => {
+    const dir = tmpdir();
+    const db = await openStore(dir, { segmentSize: 8192, compaction: false });
+    for (let i = 0; i < 2000; i++) await db.put(`k${i % 50}`, `v${i}`.padEnd(100, '.'));
+    const garbage = db.stats().garbageBytes;
+    await db.close();
+    const c = hashlog(['compact', dir, '--rate', '100']);
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    expect(c.stdout).toMatch(/^compacted 50 keys: \d+ segment\(s\) removed/);
+    const after = await openStore(dir, { compaction: false });
+    expect(after.stats().garbageBytes).toBeLessThan(garbage / 4);
+    expect(after.get('k7')?.toString()).toBe('v1957'.padEnd(100, '.'));
+    await after.close();
+    expect(hashlog(['compact', dir]).stdout).toContain('nothing to compact');
+    expect(hashlog(['compact', dir, '--rate', 'fast']).status).toBe(2);
+    const s = await serve(['--dir', dir]);
+    const held = hashlog(['compact', dir]);
+    expect(held.status).toBe(3);
+    expect(held.stderr).toContain('HASHLOG.COMPACT');
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
+  it('--help and --version work', () => {
     expect(hashlog(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     expect(hashlog(['serve', '--help']).stdout).toContain('--durability');
     expect(hashlog(['nosuch']).status).not.toBe(0);

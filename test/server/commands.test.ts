@@ -323,6 +323,19 @@ describe('connection and server commands', () => {
     await expect(r.call('HASHLOG.BACKUP', target)).rejects.toThrow(/not empty.*HASHLOG_INVALID_ARGUMENT/);
   });
 
+  it('HASHLOG.COMPACT replies with what the compaction did; BGREWRITEAOF starts one; INFO shows them', async () => {
+    const reply = await r.call('HASHLOG.COMPACT') as Record<string, number> | (string | number)[];
+    const fields = Array.isArray(reply) ? Object.fromEntries(Array.from({ length: reply.length / 2 },
+      (_, i) => [reply[2 * i], reply[2 * i + 1]])) : reply;
+    expect(Object.keys(fields)).toEqual(['compacted', 'segmentsRemoved', 'segmentsWritten', 'bytesRead', 'bytesWritten', 'millis']);
+    expect(fields.compacted).toBe(0); // one segment, the active one: nothing in reach
+    expect(await r.call('BGREWRITEAOF')).toMatch(/^Background append only file rewriting (started|already in progress)$/);
+    const info = await r.info('persistence');
+    expect(info).toMatch(/hashlog_compactions:\d+/);
+    expect(info).toMatch(/hashlog_garbage_ratio:[\d.]+/);
+    expect(info).toMatch(/aof_rewrite_in_progress:[01]/);
+  });
+
   it('keys the store rejects get an error reply and the connection goes on', async () => {
     await expect(r.set(Buffer.alloc(70_000, 1), 'v')).rejects.toThrow('HASHLOG_KEY_TOO_LARGE');
     await expect(r.get('')).rejects.toThrow('HASHLOG_INVALID_ARGUMENT');

@@ -104,6 +104,51 @@ describe('replication', () => {
     expect(await snapshot(replica.client())).toEqual(await snapshot(p));
   });
 
+  it('a replica whose position was compacted away resyncs from the snapshot, then streams again', async () => {
+    const primary = await start({ segmentSize: 16 * 1024, compaction: false });
+    const dir = tmpdir();
+    let replica = await start({}, { replicaOf: { host: '127.0.0.1', port: primary.port } }, dir);
+    const p = primary.client();
+    await p.mset(...Array.from({ length: 50 }, (_, j) => [`stable${j}`, 'never overwritten']).flat());
+    for (let i = 0; i < 10; i++) await p.mset(...Array.from({ length: 50 }, (_, j) => [`k${j}`, `v${i}`.padEnd(100, '.')]).flat());
+    await p.set('gone', 'soon');
+    expect(await p.wait(1, 10_000)).toBe(1);
+    await replica.stop();
+    running.splice(running.indexOf(replica), 1);
+    // While it is away: overwrites, a delete, and a compaction that removes the segment it was in.
+    for (let i = 0; i < 10; i++) await p.mset(...Array.from({ length: 50 }, (_, j) => [`k${j}`, `w${i}`.padEnd(100, '.')]).flat());
+    await p.del('gone');
+    for (let i = 0; i < 5; i++) await p.mset(...Array.from({ length: 50 }, (_, j) => [`k${j}`, `x${i}`.padEnd(100, '.')]).flat());
+    const report = await primary.db.compact();
+    expect(report.segmentsRemoved).toBeGreaterThan(2);
+    expect(report.segmentsWritten).toBeGreaterThan(0); // a snapshot to send first
+    replica = await start({}, { replicaOf: { host: '127.0.0.1', port: primary.port } }, dir);
+    expect(await p.wait(1, 10_000)).toBe(1);
+    expect(replica.logs.some((l) => l.includes('full resync'))).toBe(true);
+    expect(await snapshot(replica.client())).toEqual(await snapshot(p));
+    expect(await replica.client().exists('gone')).toBe(0);
+    // And it streams on from there, through another compaction.
+    await p.set('after', '1');
+    expect(await p.wait(1, 10_000)).toBe(1);
+    await primary.db.compact();
+    for (let i = 0; i < 5; i++) await p.mset(...Array.from({ length: 50 }, (_, j) => [`k${j}`, `y${i}`.padEnd(100, '.')]).flat());
+    expect(await p.wait(1, 10_000)).toBe(1);
+    await until(async () => JSON.stringify(await snapshot(replica.client())) === JSON.stringify(await snapshot(p)));
+  });
+
+  it('a new replica of a compacted primary gets the snapshot and the log after it', async () => {
+    const primary = await start({ segmentSize: 16 * 1024, compaction: false });
+    const p = primary.client();
+    for (let i = 0; i < 10; i++) await p.mset(...Array.from({ length: 80 }, (_, j) => [`k${j}`, `v${i}`.padEnd(150, '.')]).flat());
+    await p.del('k3');
+    await primary.db.compact();
+    await p.set('late', 'yes');
+    const replica = await start({}, { replicaOf: { host: '127.0.0.1', port: primary.port } });
+    expect(await p.wait(1, 10_000)).toBe(1);
+    expect(await snapshot(replica.client())).toEqual(await snapshot(p));
+    expect(await replica.client().get('k3')).toBeNull();
+  });
+
   it('REPLICAOF NO ONE promotes; the old primary rejoins as a replica with a full resync', async () => {
     const a = await start();
     const b = await start({}, { replicaOf: { host: '127.0.0.1', port: a.port } });

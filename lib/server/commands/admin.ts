@@ -1,8 +1,10 @@
-// Server commands: INFO, CONFIG GET, COMMAND, SAVE/BGSAVE/LASTSAVE, SHUTDOWN.
-import { ReplyError } from '../errors';
+// Server commands: INFO, CONFIG GET, COMMAND, SAVE/BGSAVE/LASTSAVE, SHUTDOWN, backup and
+// compaction (HASHLOG.BACKUP, HASHLOG.COMPACT, BGREWRITEAOF).
+import type { ReplyWriter } from '../../resp/reply';
+import { ReplyError, replyText } from '../errors';
 import { globMatch } from '../glob';
 import { infoText } from '../info';
-import { command, type CommandSpec, type Context } from '../context';
+import { command, type CommandResult, type CommandSpec, type Context } from '../context';
 import { VERSION } from '../../version';
 
 function configValues(ctx: Context): [string, string][] {
@@ -104,6 +106,35 @@ function backup(ctx: Context, args: Buffer[]): Promise<unknown> {
   });
 }
 
+// HASHLOG.COMPACT: runs a compaction; the reply (a map of what it did) comes once it is done.
+function compact(ctx: Context): CommandResult {
+  ctx.server.log(`compaction requested by client id=${ctx.session.id}`);
+  const late = ctx.ks.store.compact().then((r) => {
+    ctx.server.log(`compaction done: ${r.segmentsRemoved} segment(s) removed, ${r.segmentsWritten} written, `
+      + `${r.bytesRead - r.bytesWritten} bytes reclaimed in ${r.millis} ms`);
+    return (w: ReplyWriter): void => {
+      const fields = Object.entries(r);
+      w.map(fields.length);
+      for (const [k, v] of fields) {
+        w.bulk(k);
+        w.integer(typeof v === 'boolean' ? Number(v) : v);
+      }
+    };
+  }, (e: unknown) => (w: ReplyWriter): void => w.error(replyText(e)));
+  return { late };
+}
+
+// BGREWRITEAOF: Redis's rewrite of its log is our compaction; it runs in the background.
+function bgrewriteaof(ctx: Context): void {
+  const running = ctx.ks.store.compacting;
+  ctx.w.simple(running ? 'Background append only file rewriting already in progress'
+    : 'Background append only file rewriting started');
+  if (running) return;
+  ctx.ks.store.compact().then((r) => {
+    ctx.server.log(`background compaction done: ${r.bytesRead - r.bytesWritten} bytes reclaimed in ${r.millis} ms`);
+  }, (e: Error) => ctx.server.log(`background compaction failed: ${e.message}`));
+}
+
 function shutdown(ctx: Context, args: Buffer[]): void {
   for (const a of args.slice(1)) {
     if (!['NOSAVE', 'SAVE', 'NOW', 'FORCE', 'ABORT'].includes(a.toString('latin1').toUpperCase())) {
@@ -129,5 +160,7 @@ export function adminCommands(table: () => Map<string, CommandSpec>): CommandSpe
     command('lastsave', 1, ['fast'], (ctx) => ctx.w.integer(Math.floor(ctx.server.lastSave / 1000))),
     command('shutdown', -1, ['admin', 'noscript'], shutdown),
     command('hashlog.backup', 2, ['admin'], backup),
+    command('hashlog.compact', 1, ['admin'], compact),
+    command('bgrewriteaof', 1, ['admin'], bgrewriteaof),
   ];
 }
