@@ -462,8 +462,10 @@ function writeReport(a, config, plan, machine, engines, fsync, table, grid, repo
   }
   const kept = keptSection(a.out, 'analysis');
   if (kept) md.push('', kept);
-  const server = keptSection(a.out, 'server');
-  if (server) md.push('', server);
+  for (const name of ['server', 'compaction', 'growth', 'open']) {
+    const kept = keptSection(a.out, name); // written by bench/<name>.mjs
+    if (kept) md.push('', kept);
+  }
   const notes = [];
   for (const e of ok) {
     for (const note of e.info.notes ?? []) notes.push(`${e.name}: ${note}`);

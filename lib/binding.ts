@@ -69,6 +69,8 @@ export interface NativeStore {
   compactUnlink?(): Promise<void>;
   compactRetire?(): boolean;
   compactAbort?(): void;
+  /** The next write starts a new segment (compaction then reaches the old one's garbage). */
+  rollSegment?(): void;
   setFault(op?: FaultOp, afterCalls?: number, errno?: number, sticky?: boolean): void;
   batch(ops: Uint8Array): number;
   expiresAt(keyLength: number): number;

@@ -77,20 +77,27 @@ function count(name: string, v: unknown, dflt: number, min: number): number {
 /** One segment as the engine lists it: [name, flags, bytes, liveBytes, compactable]. */
 export type SegmentRow = [string, number, number, number, boolean];
 
-/** Whether the policy calls for a job now, given the log's segments. */
-export function policyWants(rows: readonly SegmentRow[], p: ResolvedCompaction): boolean {
+/**
+ * What the policy calls for now, given the log's segments: a job, a roll of the active
+ * segment (when the garbage is there, out of a job's reach), or nothing.
+ */
+export function policyWants(rows: readonly SegmentRow[], p: ResolvedCompaction): 'compact' | 'roll' | 'none' {
   let bytes = 0, live = 0, reclaimable = 0;
   for (const [, , b, l, compactable] of rows) {
     bytes += b;
     live += l;
     if (compactable) reclaimable += b - l;
   }
-  return bytes > 0 && (bytes - live) / bytes >= p.garbageRatio && reclaimable >= Math.max(1, p.minReclaimBytes);
+  const min = Math.max(1, p.minReclaimBytes);
+  if (bytes === 0 || (bytes - live) / bytes < p.garbageRatio || bytes - live < min) return 'none';
+  if (reclaimable >= min) return 'compact';
+  const active = rows[rows.length - 1];
+  return active[2] - active[3] >= min ? 'roll' : 'none';
 }
 
 /** The engine's compaction phases (NativeStore, when the engine has them). */
 export type CompactingEngine = Required<Pick<NativeStore, 'listSegments' | 'compactStart' | 'compactMark' | 'compactCopy'
-  | 'compactInstall' | 'compactUnlink' | 'compactRetire' | 'compactAbort'>>;
+  | 'compactInstall' | 'compactUnlink' | 'compactRetire' | 'compactAbort' | 'rollSegment'>>;
 
 // Records marked, or entries installed, per slice: a few milliseconds of the JavaScript thread.
 const SLICE = 8192;

@@ -508,17 +508,19 @@ export class Store {
     const n = this.native;
     if (n.listSegments === undefined || n.compactStart === undefined || n.compactMark === undefined
       || n.compactCopy === undefined || n.compactInstall === undefined || n.compactUnlink === undefined
-      || n.compactRetire === undefined || n.compactAbort === undefined) return undefined;
+      || n.compactRetire === undefined || n.compactAbort === undefined || n.rollSegment === undefined) return undefined;
     return n as CompactingEngine & NativeStore;
   }
 
   private maybeCompact(): void {
     if (this.state !== 'open' || this.compaction !== undefined || this.failure !== undefined) return;
     const engine = this.compactingEngine();
-    if (engine === undefined || !policyWants(engine.listSegments(), this.options.compaction)) return;
+    if (engine === undefined) return;
+    const want = policyWants(engine.listSegments(), this.options.compaction);
+    if (want === 'roll') engine.rollSegment();
     // A failed automatic run is retried at the next check; the store reports real trouble
     // through its writes (fail-stop) and stats.
-    this.compact().catch(() => undefined);
+    if (want === 'compact') this.compact().catch(() => undefined);
   }
 
   /** Runs `task` after every earlier backup or compaction has settled. */

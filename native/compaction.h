@@ -79,6 +79,7 @@ struct CompactionJob {
   size_t install_next = 0;
   size_t drop_next = 0;
   uint64_t gen_after_install = 0;
+  bool installed = false;  // the outputs replaced the sources in the log order
   uint64_t failures_at_start = 0;
 
   // unlink

@@ -134,7 +134,9 @@ Status Store::Reserve(size_t n, Location* loc) {
   // record gets a segment of its own), or when it would pass the address space reserved for
   // the segment's mapping.
   const bool too_big = active_->end + n > options_.segment_size && active_->end > kSegmentHeaderSize;
-  if (too_big || active_->end + n > active_->reserve) {
+  const bool roll = roll_requested_ && active_->end > kSegmentHeaderSize;
+  if (too_big || roll || active_->end + n > active_->reserve) {
+    roll_requested_ = false;
     auto seg = std::make_unique<Segment>(fs_, dir_, next_file_number_, 0);
     seg->reserve = std::max<uint64_t>(options_.segment_size, kSegmentHeaderSize + n);
     seg->end = kSegmentHeaderSize;
@@ -642,6 +644,14 @@ StoreStats Store::Stats() const {
   for (const Segment* seg : log_) {
     st.live_bytes += seg->live_bytes;
     st.log_bytes += seg->end - kSegmentHeaderSize;
+  }
+  // While install moves entries, the outputs already hold live records but are not yet in
+  // the log order.
+  if (job_ && !job_->installed) {
+    for (const Segment* seg : job_->mapped) {
+      st.live_bytes += seg->live_bytes;
+      st.log_bytes += seg->end - kSegmentHeaderSize;
+    }
   }
   st.segments = log_.size();
   st.compactions = compactions_;

@@ -147,6 +147,9 @@ class Store {
   // removes the outputs, failing-stop if one cannot be removed.
   void CompactAbort();
   bool compacting() const { return job_ != nullptr; }
+  // Seals the active segment at the next write, so that compaction can reach its garbage
+  // (a small store's garbage may all be in the active segment).
+  void RollActive() { roll_requested_ = true; }
 
   struct SegmentInfo {
     std::string name;
@@ -224,6 +227,7 @@ class Store {
   std::atomic<bool> cancel_{false};
   std::mutex bg_mu_;                 // held by CompactCopy/CompactUnlink while they run
   uint64_t synced_gen_ = 0;          // owner's view: every group up to it is durable
+  bool roll_requested_ = false;
   uint64_t failures_ = 0;            // failed flush events seen
   uint64_t compactions_ = 0;
   uint64_t compacted_read_ = 0;

@@ -190,6 +190,7 @@ Status Store::CompactInstall(size_t budget, bool* done) {
   log_.swap(log);
   RecountLogBytes();
   job->gen_after_install = last_gen_;
+  job->installed = true;
   *done = true;
   return Status::OK();
 }

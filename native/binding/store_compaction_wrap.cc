@@ -131,4 +131,10 @@ Napi::Value StoreWrap::JS_CompactAbort(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// rollSegment(): the next write starts a new segment.
+Napi::Value StoreWrap::JS_RollSegment(const Napi::CallbackInfo& info) {
+  if (store_ && !closed_) store_->RollActive();
+  return info.Env().Undefined();
+}
+
 }  // namespace hashlog

@@ -143,6 +143,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_CompactUnlink>("compactUnlink"),
                          InstanceMethod<&StoreWrap::JS_CompactRetire>("compactRetire"),
                          InstanceMethod<&StoreWrap::JS_CompactAbort>("compactAbort"),
+                         InstanceMethod<&StoreWrap::JS_RollSegment>("rollSegment"),
                      });
 }
 

@@ -96,6 +96,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_CompactUnlink(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactRetire(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactAbort(const Napi::CallbackInfo& info);
+  Napi::Value JS_RollSegment(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);

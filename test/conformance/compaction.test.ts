@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { open as openStore, type Store } from '../../lib/index';
+import { policyWants } from '../../lib/compaction';
 import { prng } from '../helpers/format';
 import { ENGINES, withEngine } from '../helpers/engines';
 import { tmpdir } from '../helpers/tmpdir';
@@ -248,6 +249,33 @@ describe.each(ENGINES)('%s engine', (engine) => {
       expectMatches(db, model, 50);
       await db.close();
     });
+
+    it('seals the active segment when the garbage is all there, then compacts it', async () => {
+      const db = await open(tmpdir(), {
+        segmentSize: 1024 * 1024, // one segment holds everything this test writes
+        compaction: { garbageRatio: 0.5, minReclaimBytes: 64 * 1024, checkIntervalMs: 10, maxBytesPerSecond: 0 },
+      });
+      const model: Model = new Map();
+      const rand = prng(9);
+      for (let round = 0; round < 100 && db.stats().compactions === 0; round++) {
+        await churn(db, model, rand, 200, 20, `r${round}`);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      expect(db.stats().compactions).toBeGreaterThan(0);
+      expectMatches(db, model, 20);
+      await db.close();
+    });
+  });
+});
+
+describe('the compaction policy', () => {
+  const policy = { auto: true, garbageRatio: 0.3, minReclaimBytes: 100, maxBytesPerSecond: 0, checkIntervalMs: 1000 };
+  it('compacts when garbage in reach passes both thresholds, rolls when it is all in the active segment', () => {
+    expect(policyWants([['1', 0, 1000, 900, true], ['2', 0, 100, 100, false]], policy)).toBe('none'); // 9% garbage
+    expect(policyWants([['1', 0, 1000, 500, true], ['2', 0, 100, 100, false]], policy)).toBe('compact');
+    expect(policyWants([['1', 0, 100, 50, true], ['2', 0, 100, 100, false]], policy)).toBe('none'); // 50 < 100 bytes
+    expect(policyWants([['1', 0, 1000, 1000, true], ['2', 0, 1000, 100, false]], policy)).toBe('roll');
+    expect(policyWants([], policy)).toBe('none');
   });
 });
 
