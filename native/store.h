@@ -140,7 +140,8 @@ class Store {
   // Any thread: deletes the sources.
   Status CompactUnlink();
   // Unmaps the sources when nothing can read them any more (every write that might roll
-  // back to them is durable, and `readers_idle`: no getAsync read holds a record address).
+  // back to them is durable, and `readers_idle`: no getAsync read located before install
+  // still holds a record address).
   // True when the job is over.
   bool CompactRetire(bool readers_idle);
   // Ends a job that failed in copy or at the start of install (REQUIRES: no entry moved);

@@ -158,6 +158,7 @@ Status Store::CompactInstall(size_t budget, bool* done) {
   if (closed_) return Status::Closed();
   if (!job_) return Status::OK();
   CompactionJob* job = job_.get();
+  if (job->installed) return Status::OK();
   *done = false;
   Status s = MapOutputs();
   if (!s.ok()) return s;

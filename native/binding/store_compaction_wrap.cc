@@ -106,6 +106,7 @@ Napi::Value StoreWrap::JS_CompactInstall(const Napi::CallbackInfo& info) {
   bool done = false;
   Status s = store_->CompactInstall(Budget(info), &done);
   if (!s.ok()) return ThrowStatus(env, s);
+  if (done) retire_after_reads_ = reads_located_;
   return Napi::Boolean::New(env, done);
 }
 
@@ -122,8 +123,7 @@ Napi::Value StoreWrap::JS_CompactUnlink(const Napi::CallbackInfo& info) {
 Napi::Value StoreWrap::JS_CompactRetire(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
-  const bool readers_idle = !read_batch_running_ && queued_reads_.empty();
-  return Napi::Boolean::New(env, store_->CompactRetire(readers_idle));
+  return Napi::Boolean::New(env, store_->CompactRetire(reads_done_ >= retire_after_reads_));
 }
 
 Napi::Value StoreWrap::JS_CompactAbort(const Napi::CallbackInfo& info) {

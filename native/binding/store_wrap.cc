@@ -92,7 +92,7 @@ class ReadBatchWorker : public Napi::AsyncWorker {
       else
         r.deferred.Resolve(env.Undefined());
     }
-    wrap_->ReadBatchDone(env);
+    wrap_->ReadBatchDone(env, reads_.size());
   }
 
  private:
@@ -520,6 +520,7 @@ Napi::Value StoreWrap::JS_GetAsync(const Napi::CallbackInfo& info) {
   }
   auto deferred = Napi::Promise::Deferred::New(env);
   queued_reads_.push_back(AsyncRead{std::string(key.data, key.size), std::move(records), deferred, {}, false});
+  reads_located_++;
   if (!read_batch_running_) StartReadBatch(env);
   return deferred.Promise();
 }

@@ -56,7 +56,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   // getAsync reads queue up while a batch is on the pool; the next batch takes them all, so
   // 256 reads in flight cost a few pool round trips, not 256 (docs/DESIGN.md).
   void StartReadBatch(Napi::Env env);
-  void ReadBatchDone(Napi::Env env) {
+  void ReadBatchDone(Napi::Env env, size_t reads) {
+    reads_done_ += reads;
     read_batch_running_ = false;
     if (!queued_reads_.empty()) StartReadBatch(env);
   }
@@ -121,6 +122,12 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   std::atomic<int> background_{0};
   std::vector<AsyncRead> queued_reads_;
   bool read_batch_running_ = false;
+  // getAsync reads that located records, and those answered. A compaction retires its
+  // sources once every read located before its install is answered (reads located later
+  // hold no address in them), so a steady stream of reads cannot hold it off.
+  uint64_t reads_located_ = 0;
+  uint64_t reads_done_ = 0;
+  uint64_t retire_after_reads_ = 0;
   Napi::FunctionReference on_flush_;
   FlushChannel* channel_ = nullptr;
   bool opening_ = false;
