@@ -34,6 +34,7 @@ struct Totals {
   uint64_t needed_repair = 0;
   uint64_t half_batches_after_repair = 0;
   uint64_t second_crash_states = 0;
+  uint64_t compactions = 0;
 };
 
 StoreOptions Options(bool sync) {
@@ -177,8 +178,14 @@ void RunOne(uint64_t seed, int random_states, const std::string& scratch, Totals
     Driver d(&fs, dir, Options(sync), [&fs] { return fs.count(); });
     Status s = d.Open();
     WL_CHECK(s.ok(), "open: " + s.message());
-    d.Run(wo, &rng);
+    // Half the workloads compact now and then between bursts, so that crash states fall in
+    // every step of a job (copy, rename, directory sync, each delete).
+    const bool compacting = seed % 2 == 0;
+    d.Run(wo, &rng, [&] {
+      if (compacting && rng() % 4 == 0) WL_CHECK(d.Compact().ok(), "compaction failed");
+    });
     WL_CHECK(d.sync_errors().empty() && d.async_errors().empty(), "the workload itself failed");
+    totals->compactions += d.compactions();
     WL_CHECK(d.Close().ok(), "close");
     ops = d.ops();
   }
@@ -229,11 +236,12 @@ int main(int argc, char** argv) {
   const std::string scratch = argv[4];
   Totals totals;
   for (uint64_t s = seed; s < seed + seeds; s++) RunOne(s, random_states, scratch, &totals);
-  std::printf("ok workloads=%llu boundaries=%llu states=%llu acked_ops_checked=%llu needed_repair=%llu half_batches_after_repair=%llu second_crash_states=%llu lost=0\n",
+  std::printf("ok workloads=%llu boundaries=%llu states=%llu acked_ops_checked=%llu needed_repair=%llu half_batches_after_repair=%llu second_crash_states=%llu compactions=%llu lost=0\n",
               static_cast<unsigned long long>(totals.workloads), static_cast<unsigned long long>(totals.boundaries),
               static_cast<unsigned long long>(totals.states), static_cast<unsigned long long>(totals.ops_checked),
               static_cast<unsigned long long>(totals.needed_repair),
               static_cast<unsigned long long>(totals.half_batches_after_repair),
-              static_cast<unsigned long long>(totals.second_crash_states));
+              static_cast<unsigned long long>(totals.second_crash_states),
+              static_cast<unsigned long long>(totals.compactions));
   return 0;
 }

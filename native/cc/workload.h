@@ -180,9 +180,10 @@ class Driver {
         synced_gen_ = ev.synced_gen;
         synced_at_ = at;
       }
+      uint64_t first = 0, last = 0;
+      // Every event goes to the store (it tracks what is synced: compaction needs it).
+      store_->HandleFlushEvent(ev, &first, &last);
       if (!ev.status.ok()) {
-        uint64_t first = 0, last = 0;
-        store_->HandleFlushEvent(ev, &first, &last);
         if (std::getenv("HASHLOG_DEBUG_EVENTS") != nullptr)
           std::fprintf(stderr, "rolled back %llu..%llu\n", static_cast<unsigned long long>(first),
                        static_cast<unsigned long long>(last));
@@ -212,10 +213,32 @@ class Driver {
     return s;
   }
 
+  // Runs a whole compaction job (native/compaction.h) on the calling thread, as lib/compaction.ts
+  // does in slices. Returns the job's status; OK also when there was nothing to compact.
+  Status Compact() {
+    bool started = false;
+    Status s = store_->CompactStart(CompactOptions(), &started);
+    if (!s.ok() || !started) return s;
+    while (!store_->CompactMark(1 << 20)) {
+    }
+    s = store_->CompactCopy();
+    bool done = false;
+    while (s.ok() && !done) s = store_->CompactInstall(1 << 20, &done);
+    if (!s.ok()) {
+      store_->CompactAbort();
+      return s;
+    }
+    s = store_->CompactUnlink();
+    compactions_ += store_->CompactRetire(true);  // every write is settled: nothing holds it off
+    return s;
+  }
+  int compactions() const { return compactions_; }
+
   const std::vector<Status>& sync_errors() const { return sync_errors_; }
   const std::vector<Status>& async_errors() const { return async_errors_; }
 
  private:
+  int compactions_ = 0;
   void Push(const FlushEvent& ev) {
     uint64_t at = clock_();
     std::lock_guard<std::mutex> lk(mu_);

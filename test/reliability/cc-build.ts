@@ -22,6 +22,8 @@ export const ENGINE_SOURCES = [
   'log_writer.cc',
   'recovery.cc',
   'lock_file.cc',
+  'compaction.cc',
+  'store_compaction.cc',
   'store.cc',
   'testing/recording_file_system.cc',
 ].map((f) => path.join('native', f));
@@ -31,6 +33,7 @@ const FLAGS = ['-std=c++17', '-O2', '-g', '-Wall', '-Wextra', '-Werror', '-pthre
 function sourceHash(): string {
   const h = createHash('sha256');
   h.update(FLAGS.join(' '));
+  h.update(ENGINE_SOURCES.join(' ')); // a new engine file changes the archive too
   const walk = (dir: string): void => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name);
