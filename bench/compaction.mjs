@@ -24,6 +24,7 @@ const KEYS = Number(arg('keys', QUICK ? 100_000 : 1_000_000));
 const ROUNDS = Number(arg('rounds', QUICK ? 4 : 10)); // overwrites = ROUNDS * KEYS
 const OUT = arg('out', path.join(BENCH, 'RESULTS.md'));
 const SEGMENT = arg('segment-size') === undefined ? undefined : Number(arg('segment-size')); // default: the store's
+const RATE = arg('rate') === undefined ? undefined : Number(arg('rate')); // MiB/s; default: the policy's
 const VALUE = Buffer.alloc(100, 'v');
 const INFLIGHT = 256;
 const START = '<!-- compaction:start -->', END = '<!-- compaction:end -->';
@@ -76,7 +77,10 @@ async function load(db) {
 async function spaceAmplification() {
   const dir = tmp();
   // Every default (durability 'sync', segment size, the compaction policy) unless --segment-size.
-  const db = await open(dir, SEGMENT === undefined ? {} : { segmentSize: SEGMENT });
+  const db = await open(dir, {
+    ...(SEGMENT === undefined ? {} : { segmentSize: SEGMENT }),
+    ...(RATE === undefined ? {} : { compaction: { maxBytesPerSecond: RATE * 1024 * 1024 } }),
+  });
   await load(db);
   const samples = [];
   const t0 = Date.now();
@@ -95,13 +99,17 @@ async function spaceAmplification() {
   sample();
   clearInterval(timer);
   const st = db.stats();
+  const p = db.options.compaction;
+  const config = `${SEGMENT === undefined && RATE === undefined ? 'every default' : 'defaults but'} (${mib(db.options.segmentSize)} MiB segments; ` +
+    `policy: garbage ≥ ${p.garbageRatio * 100}% of the log and ≥ ${mib(p.minReclaimBytes)} MiB, ` +
+    `copy ≤ ${p.maxBytesPerSecond === 0 ? 'unlimited' : `${mib(p.maxBytesPerSecond)} MiB/s`})`;
   const seconds = (Date.now() - t0) / 1000;
   await db.close();
   fs.rmSync(dir, { recursive: true, force: true });
   const amps = samples.filter((s) => s.live > 0).map((s) => s.disk / s.live);
   const written = total * (32 + 15 + VALUE.length);
   return {
-    samples, seconds, total, compactions: st.compactions,
+    samples, seconds, total, config, compactions: st.compactions,
     mean: amps.reduce((a, b) => a + b, 0) / amps.length,
     max: Math.max(...amps),
     final: amps[amps.length - 1],
@@ -157,8 +165,8 @@ async function underCompaction() {
   await putLoad(db, KEYS * 2, rng(3)); // two thirds of the log is garbage
   const before = db.stats();
   const quiet = await mixed(db, 3000);
-  // The same load while a compaction runs at the default rate limit.
-  const rate = { ...db.options.compaction }.maxBytesPerSecond || 64 * 1024 * 1024;
+  // The same load while a compaction runs at the default rate limit (or --rate).
+  const rate = RATE === undefined ? db.options.compaction.maxBytesPerSecond : RATE * 1024 * 1024;
   await db.close();
   const db2 = await open(dir, { compaction: { maxBytesPerSecond: rate, garbageRatio: 0.99 }, segmentSize: 64 * 1024 * 1024 });
   const job = db2.compact();
@@ -201,14 +209,15 @@ function section(space, busy, seconds) {
     `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${KEYS.toLocaleString('en-US')} keys of 15 B with 100 B values, ` +
     `native engine, ${seconds.toFixed(0)} s. Ratios, not absolute numbers, are what carry over to another machine.`, '',
     `**Space amplification** under ${f(space.total)} durable overwrites of random keys (${ROUNDS}x the live data), 256 in flight, ` +
-    'every default (256 MiB segments; policy: garbage ≥ 30% of the log and ≥ 64 MiB, copy ≤ 64 MiB/s); ' +
+    `${space.config}; ` +
     'bytes of every file in the directory ÷ live record bytes, sampled every 250 ms:', '',
     '| mean | p90 | max | at the end | compactions | write amplification |', '|---|---|---|---|---|---|',
     `| ${f(space.mean, 2)} | ${f(space.p90, 2)} | ${f(space.max, 2)} | ${f(space.final, 2)} | ${space.compactions} | ${f(space.writeAmp, 2)} |`, '',
     'Write amplification: (record bytes the workload wrote + bytes compaction copied) ÷ record bytes the workload wrote.', '',
     `**Reads and writes while a compaction runs** (a log of ${mib(busy.before.liveBytes + busy.before.garbageBytes)} MiB, ` +
     `${f(100 * busy.before.garbageBytes / (busy.before.liveBytes + busy.before.garbageBytes))}% garbage, 64 MiB segments; ` +
-    `the job copied ${mib(busy.report.bytesWritten)} MiB at ≤ ${mib(busy.rate)} MiB/s in ${f(busy.report.millis / 1000, 1)} s). ` +
+    `the job copied ${mib(busy.report.bytesWritten)} MiB at ${busy.rate === 0 ? 'full speed' : `≤ ${mib(busy.rate)} MiB/s`} ` +
+    `in ${f(busy.report.millis / 1000, 1)} s). ` +
     'GETs are synchronous `get()` of random keys, 1000 per event-loop turn, each timed; PUTs are durable, 256 in flight, ' +
     'timed from call to resolve:', '',
     '| | without compaction | during compaction | during ÷ without |', '|---|---|---|---|',

@@ -62,7 +62,7 @@ export interface NativeStore {
   /** [[name, flags, bytes, liveBytes, compactable], ...] in log order (lib/compaction.ts). */
   listSegments?(): [string, number, number, number, boolean][];
   /** Compaction phases (native/compaction.h); absent when the engine cannot compact. */
-  compactStart?(maxOutputSize: number, bytesPerSecond: number): boolean;
+  compactStart?(maxOutputSize: number, bytesPerSecond: number, keepFromFile?: number): boolean;
   compactMark?(budget: number): boolean;
   compactCopy?(): Promise<void>;
   compactInstall?(budget: number): boolean;

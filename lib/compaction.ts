@@ -29,7 +29,7 @@ export const COMPACTION_DEFAULTS: ResolvedCompaction = {
   auto: true,
   garbageRatio: 0.3,
   minReclaimBytes: 64 * 1024 * 1024,
-  maxBytesPerSecond: 64 * 1024 * 1024,
+  maxBytesPerSecond: 256 * 1024 * 1024,
   checkIntervalMs: 1000,
 };
 
@@ -103,15 +103,25 @@ export type CompactingEngine = Required<Pick<NativeStore, 'listSegments' | 'comp
 const SLICE = 8192;
 
 /**
+ * What else uses the log's files (the replication feeds): segments numbered from `keepFrom()`
+ * on stay (0: none need to), and automatic runs wait while `paused()` (a snapshot is being
+ * streamed: a job would delete it under the feed).
+ */
+export interface CompactionGuard {
+  keepFrom(): number;
+  paused(): boolean;
+}
+
+/**
  * Runs one job. `flush` makes everything written durable (so that sealed segments qualify,
  * and so that retire can free the sources); `alive` says whether the store is still open.
  */
 export async function runCompaction(engine: CompactingEngine, rateBytesPerSecond: number,
-  flush: () => Promise<void>, alive: () => boolean): Promise<CompactionReport> {
+  flush: () => Promise<void>, alive: () => boolean, keepFrom = 0): Promise<CompactionReport> {
   const started = Date.now();
   await flush();
   const before = engine.listSegments();
-  if (!engine.compactStart(0, rateBytesPerSecond)) {
+  if (!engine.compactStart(0, rateBytesPerSecond, keepFrom)) {
     return { compacted: false, segmentsRemoved: 0, segmentsWritten: 0, bytesRead: 0, bytesWritten: 0, millis: 0 };
   }
   try {

@@ -2,7 +2,9 @@
 // the promises that settle when the flush thread reports a commit group durable.
 import { loadBinding, type FaultOp, type FlushCallback, type NativeRecovery, type NativeStore } from './binding';
 import { copySegments, type BackupReport } from './backup';
-import { policyWants, runCompaction, type CompactingEngine, type CompactionReport } from './compaction';
+import {
+  policyWants, runCompaction, type CompactingEngine, type CompactionGuard, type CompactionReport,
+} from './compaction';
 import { closedError, HashlogError, rangeError, typeError } from './errors';
 import { JsStore } from './js/js-store';
 import {
@@ -145,6 +147,7 @@ export class Store {
   private maintenance: Promise<unknown> = Promise.resolve();
   private compaction: Promise<CompactionReport> | undefined;
   private compactTimer: NodeJS.Timeout | undefined;
+  private compactionGuard: CompactionGuard | undefined;
   private readonly kick = (): void => {
     this.kickQueued = false;
     if (this.state !== 'closed') this.native.kick();
@@ -489,7 +492,7 @@ export class Store {
     }
     if (this.compaction === undefined) {
       const run = this.exclusive(() => runCompaction(engine, this.options.compaction.maxBytesPerSecond,
-        () => this.flushInternal(), () => this.state === 'open'));
+        () => this.flushInternal(), () => this.state === 'open', this.compactionGuard?.keepFrom() ?? 0));
       this.compaction = run;
       const done = (): void => {
         if (this.compaction === run) this.compaction = undefined;
@@ -512,8 +515,17 @@ export class Store {
     return n as CompactingEngine & NativeStore;
   }
 
+  /**
+   * @internal The replication feeds' say in compaction (lib/compaction.ts, CompactionGuard):
+   * segments a replica still streams stay, and no automatic run deletes a snapshot in flight.
+   */
+  _setCompactionGuard(guard: CompactionGuard | undefined): void {
+    this.compactionGuard = guard;
+  }
+
   private maybeCompact(): void {
     if (this.state !== 'open' || this.compaction !== undefined || this.failure !== undefined) return;
+    if (this.compactionGuard?.paused() === true) return;
     const engine = this.compactingEngine();
     if (engine === undefined) return;
     const want = policyWants(engine.listSegments(), this.options.compaction);

@@ -63,6 +63,8 @@ struct StoreStats {
 struct CompactOptions {
   uint64_t max_output_size = 0;  // 0 = the segment size
   double bytes_per_second = 0;   // 0 = no limit
+  // Leave ordinary segments numbered from here on (a replica still streams them); 0 = none.
+  uint64_t keep_from_file = 0;
 };
 
 class Store {

@@ -36,7 +36,12 @@ Status Store::CompactStart(const CompactOptions& options, bool* started) {
   Status s = CheckWritable();
   if (!s.ok()) return s;
   if (job_) return Status::InvalidArgument("a compaction is already running");
-  const size_t n = CompactableCount();
+  size_t n = CompactableCount();
+  if (options.keep_from_file != 0) {
+    size_t keep = 0;
+    while (keep < n && (log_[keep]->compacted() || log_[keep]->file_number() < options.keep_from_file)) keep++;
+    n = keep;
+  }
   uint64_t bytes = 0, live = 0;
   for (size_t i = 0; i < n; i++) {
     bytes += log_[i]->end - kSegmentHeaderSize;

@@ -70,13 +70,14 @@ Napi::Value StoreWrap::JS_Segments(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// compactStart(maxOutputSize, bytesPerSecond): true if a job started.
+// compactStart(maxOutputSize, bytesPerSecond, keepFromFile): true if a job started.
 Napi::Value StoreWrap::JS_CompactStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
   CompactOptions o;
   o.max_output_size = static_cast<uint64_t>(F64(info[0]));
   o.bytes_per_second = F64(info[1]);
+  o.keep_from_file = info.Length() > 2 && info[2].IsNumber() ? static_cast<uint64_t>(F64(info[2])) : 0;
   bool started = false;
   Status s = store_->CompactStart(o, &started);
   if (!s.ok()) return ThrowStatus(env, s);

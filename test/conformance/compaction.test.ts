@@ -237,6 +237,23 @@ describe.each(ENGINES)('%s engine', (engine) => {
       }
     });
 
+    it('leaves the segments a guard keeps (a replica still streams them), and waits while it is paused', async () => {
+      const dir = tmpdir();
+      const db = await open(dir, OPTS);
+      const model: Model = new Map();
+      await churn(db, model, prng(10), 3000, 100, 'a');
+      await db.flush();
+      const files = fs.readdirSync(dir).filter((n) => n.endsWith('.hlog')).sort();
+      const keep = Number.parseInt(files[Math.floor(files.length / 2)], 10);
+      db._setCompactionGuard({ keepFrom: () => keep, paused: () => false });
+      expect((await db.compact()).compacted).toBe(true);
+      const after = fs.readdirSync(dir).filter((n) => n.endsWith('.hlog'));
+      for (const f of files) if (Number.parseInt(f, 10) >= keep) expect(after).toContain(f);
+      expect(after.some((f) => Number.parseInt(f, 10) < keep && files.includes(f))).toBe(false);
+      expectMatches(db, model, 100);
+      await db.close();
+    });
+
     it('runs by itself once the policy says so', async () => {
       const db = await open(tmpdir(), {
         segmentSize: SEGMENT,

@@ -54,6 +54,16 @@ export class Feed {
     }
   }
 
+  /** True while the feed streams the snapshot (compacted segments) of a full resync. */
+  get inSnapshot(): boolean {
+    return this.sent === 0;
+  }
+
+  /** The first segment file this feed still needs (undefined: it needs the snapshot or nothing). */
+  neededFrom(): number | undefined {
+    return this.sent === 0 || this.stopped ? undefined : fileOf(this.sent);
+  }
+
   /** A commit happened: new bytes may be in the files. */
   notify(): void {
     this.wake?.();

@@ -40,6 +40,19 @@ export class Replication {
       saveReplicaState(store.location, undefined);
       this.replid = saveReplid(store.location, newReplid());
     }
+    // A compaction must not delete what a feed still streams: a replica a little behind
+    // would otherwise have to resync in full after every job.
+    store._setCompactionGuard({
+      keepFrom: () => {
+        let min = 0;
+        for (const f of this.feeds.values()) {
+          const file = f.neededFrom();
+          if (file !== undefined && (min === 0 || file < min)) min = file;
+        }
+        return min;
+      },
+      paused: () => [...this.feeds.values()].some((f) => f.inSnapshot),
+    });
   }
 
   get role(): 'primary' | 'replica' {
