@@ -13,6 +13,7 @@
         "native/hash_index.cc",
         "native/log_writer.cc",
         "native/recovery.cc",
+        "native/checkpoint.cc",
         "native/lock_file.cc",
         "native/store.cc",
         "native/binding/js_status.cc",

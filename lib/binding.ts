@@ -22,6 +22,10 @@ export interface NativeStats {
   indexBytes: number;
   fsyncs: number;
   seq: number;
+  /** Record bytes appended since the last checkpoint (or since an open that had none). */
+  bytesSinceCheckpoint: number;
+  /** How long the last checkpoint's snapshot held the JavaScript thread, in ms. */
+  checkpointPauseMs: number;
 }
 
 export interface NativeRecovery {
@@ -31,6 +35,12 @@ export interface NativeRecovery {
   discardedBytes: number;
   dropped: string[];
   millis: number;
+  /** 'used' if open loaded the CHECKPOINT file, else why it scanned the whole log ('none', 'bad CRC', ...). */
+  checkpoint: string;
+  /** Index entries loaded from the checkpoint (0 without one). */
+  checkpointEntries: number;
+  /** Record bytes the scan applied: the log after the checkpoint, or all of it. */
+  replayedBytes: number;
 }
 
 /** The private contract of native/binding/store_wrap.cc. */
@@ -66,6 +76,13 @@ export interface NativeStore {
   getAsync(keyLength: number): Promise<Buffer | undefined>;
   size(): number;
   setClockOffset(ms: number): void;
+  /**
+   * Snapshots the store for a checkpoint (on this thread); returns the generation whose
+   * fdatasync must be reported before checkpointWrite().
+   */
+  checkpointBegin(): number;
+  /** Writes the snapshot off the JavaScript thread; rejects if a commit failed since checkpointBegin(). */
+  checkpointWrite(): Promise<void>;
 }
 
 /**

@@ -42,6 +42,12 @@ export interface OpenOptions {
    * load. 'js': the pure-TypeScript engine. Both read and write the same files.
    */
   engine?: EngineChoice;
+  /**
+   * Write a checkpoint in the background each time the log has grown by this many bytes
+   * since the last one, so that a restart replays at most about that much. 0 disables
+   * background checkpoints (close() and checkpoint() still write one). Default 256 MiB.
+   */
+  checkpointBytes?: number;
 }
 
 /** Per-write options of put(). At most one of the two. */
@@ -63,6 +69,7 @@ export interface ResolvedOptions {
   readOnly: boolean;
   onProgress: ((scannedBytes: number, totalBytes: number) => void) | undefined;
   engine: EngineChoice;
+  checkpointBytes: number;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -80,6 +87,7 @@ const DEFAULTS: ResolvedOptions = {
   readOnly: false,
   onProgress: undefined,
   engine: 'auto',
+  checkpointBytes: 256 * 1024 * 1024,
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -122,6 +130,9 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
       throw typeError(`engine must be 'auto', 'native' or 'js', got ${String(user.engine)}`);
     }
     o.engine = user.engine;
+  }
+  if (user.checkpointBytes !== undefined) {
+    o.checkpointBytes = integerIn('checkpointBytes', user.checkpointBytes, 0, Number.MAX_SAFE_INTEGER);
   }
   if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
   if (user.maxDiskBytes !== undefined) {

@@ -33,6 +33,12 @@ export interface StoreStats {
   fsyncs: number;
   /** The newest sequence number. */
   seq: number;
+  /** Record bytes appended since the last checkpoint (what a restart would replay). */
+  bytesSinceCheckpoint: number;
+  /** How long the last checkpoint's snapshot held the JavaScript thread, in ms (0 if none yet). */
+  checkpointPauseMs: number;
+  /** When the last checkpoint since open was written, in ms since the epoch; 0 if none. */
+  lastCheckpointAt: number;
 }
 
 /** What open() found and repaired. */
@@ -135,6 +141,9 @@ export class Store {
   private active = false;
   private failure: HashlogError | undefined;
   private closing: Promise<void> | undefined;
+  private checkpointing: Promise<void> | undefined; // the checkpoint being written
+  private checkpointNext: Promise<void> | undefined; // one more, asked for while it runs
+  private lastCheckpointAt = 0;
   private kickQueued = false;
   private readonly kick = (): void => {
     this.kickQueued = false;
@@ -453,7 +462,76 @@ export class Store {
       indexBytes: s.indexBytes,
       fsyncs: s.fsyncs,
       seq: s.seq,
+      bytesSinceCheckpoint: s.bytesSinceCheckpoint,
+      checkpointPauseMs: s.checkpointPauseMs,
+      lastCheckpointAt: this.lastCheckpointAt,
     };
+  }
+
+  /**
+   * Writes a checkpoint (the index and segment list) so that the next open replays only the
+   * log written after it. Reads and writes go on meanwhile. Resolves once the CHECKPOINT
+   * file is durable; a call made while one is written waits for a later one.
+   */
+  checkpoint(): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    if (this.options.readOnly) {
+      return Promise.reject(new HashlogError('a read-only store writes no checkpoint', 'HASHLOG_READONLY'));
+    }
+    return this.checkpointInternal();
+  }
+
+  private checkpointInternal(): Promise<void> {
+    if (this.checkpointing === undefined) {
+      const run = this.writeCheckpoint().finally(() => {
+        if (this.checkpointing === run) this.checkpointing = undefined;
+      });
+      this.checkpointing = run;
+      return run;
+    }
+    // One in flight took its snapshot before this call: queue exactly one more after it.
+    if (this.checkpointNext === undefined) {
+      const next = this.checkpointing.catch(() => undefined).then(() => {
+        this.checkpointNext = undefined;
+        return this.checkpointInternal();
+      });
+      this.checkpointNext = next;
+    }
+    return this.checkpointNext;
+  }
+
+  // Snapshot on this thread, wait until every record it covers is fdatasynced, write the
+  // file on the pool (docs/DESIGN.md, "Checkpoints").
+  private async writeCheckpoint(): Promise<void> {
+    // A clear's record is in the log before the index is emptied: a snapshot in between
+    // would cover the clear yet hold the keys it removed.
+    while (this.clearing !== undefined) await this.clearing.catch(() => undefined);
+    if (this.failure !== undefined) throw this.failure;
+    if (this.state === 'closed') throw closedError();
+    const gen = this.native.checkpointBegin();
+    await this.waitSynced(gen);
+    if ((this.state as StoreStatus) === 'closed') throw closedError();
+    await this.native.checkpointWrite();
+    this.lastCheckpointAt = Date.now();
+  }
+
+  // Resolves when generation gen is fdatasynced; rejects if the store fails first.
+  private waitSynced(gen: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (gen <= this.syncedGen) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.flushWaiters.push({ gen, resolve, reject });
+      this.setActive(true);
+    });
+  }
+
+  // Background checkpoints: once the log has grown by checkpointBytes since the last one.
+  private maybeCheckpoint(): void {
+    const every = this.options.checkpointBytes;
+    if (every === 0 || this.options.readOnly || this.checkpointing !== undefined || this.state !== 'open'
+      || this.failure !== undefined) return;
+    if (this.native.stats().bytesSinceCheckpoint < every) return;
+    this.checkpointInternal().catch(() => undefined); // best effort: the next growth retries
   }
 
   /** What open() recovered: segments and records scanned, bytes of torn tail discarded. */
@@ -497,8 +575,9 @@ export class Store {
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.state = 'closing';
-      const reads = Promise.allSettled([...this.asyncReads, this.clearing]);
+      const reads = Promise.allSettled([...this.asyncReads, this.clearing, this.checkpointing, this.checkpointNext]);
       this.closing = reads.then(() => this.flushInternal())
+        .then(() => this.checkpointOnClose())
         .catch(() => undefined) // a failed store still closes; its writes were rejected
         .then(() => {
           this.native.close(); // writes and syncs anything still pending, unless the store failed
@@ -508,6 +587,14 @@ export class Store {
         });
     }
     return this.closing;
+  }
+
+  // At close, after every write is durable, unless nothing was appended since the last
+  // checkpoint. A failed one is not an error: the next open scans more of the log.
+  private async checkpointOnClose(): Promise<void> {
+    if (this.options.readOnly || this.failure !== undefined) return;
+    if (this.native.stats().bytesSinceCheckpoint === 0) return;
+    await this.checkpointInternal().catch(() => undefined);
   }
 
   /**
@@ -666,6 +753,7 @@ export class Store {
       });
     }
     if (this.cohorts.length === 0 && this.flushWaiters.length === 0) this.setActive(false);
+    if (error === undefined && written > 0) this.maybeCheckpoint();
   }
 
   // After the native close: nothing is left in flight, so no promise may stay pending.

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -53,9 +54,11 @@ Status Store::Recover(Notify notify) {
   ro.segment_size = options_.segment_size;
   ro.read_only = options_.read_only;
   ro.progress = options_.progress;
-  s = hashlog::Recover(fs_, dir_, ro, hash_key_, &segments_, &index_, &expiry_, &recovery_);
+  s = hashlog::Recover(fs_, dir_, ro, &hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;
   for (const auto& seg : segments_) log_bytes_ += seg->end - kSegmentHeaderSize;
+  // What a checkpoint would save the next open: the log its last one does not cover.
+  appended_ = recovery_.replayed_bytes;
   seq_ = recovery_.max_seq;
   if (options_.read_only) return Status::OK();  // no writer, no new segment
   next_file_number_ = recovery_.next_file_number;
@@ -144,6 +147,7 @@ Status Store::Reserve(size_t n, Location* loc) {
   *loc = MakeLocation(active_->slot(), static_cast<uint32_t>(active_->end));
   active_->end += n;
   log_bytes_ += n;
+  appended_ += n;
   return Status::OK();
 }
 
@@ -540,6 +544,7 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   if (ev.status.ok() || closed_) return;
   const bool resume = ev.status.code() != Status::kFailed;
   if (!resume) failed_ = ev.status;
+  rollbacks_++;
   std::vector<UndoEntry> undo;
   Segment* start = nullptr;
   uint64_t offset = 0;
@@ -565,6 +570,35 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   next_file_number_ = active_->file_number() + 1;
   Segment* current = start->created() ? start : segments_[start->slot() - 1].get();
   writer_->Resume(current);
+}
+
+Status Store::BeginCheckpoint(std::unique_ptr<CheckpointImage>* image, uint64_t* gen) {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  auto img = std::make_unique<CheckpointImage>();
+  // Owner thread: nothing changes the index or the segments' ends while this runs. Records
+  // still in a commit group are covered too; the sync requested below makes them durable
+  // before the file may be written.
+  BuildCheckpoint(hash_key_, seq_, segments_, index_, expiry_, img.get());
+  img->rollbacks = rollbacks_;
+  img->appended = appended_;
+  checkpoint_pause_ms_ = img->build_millis;
+  *gen = writer_->RequestSync();
+  *image = std::move(img);
+  return Status::OK();
+}
+
+Status Store::CheckCheckpoint(CheckpointImage* image) const {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  if (image->rollbacks != rollbacks_)
+    return Status::FromErrno("checkpoint", dir_ + " (a commit group failed while it was taken)", ECANCELED);
+  FinishCheckpoint(image);
+  return Status::OK();
+}
+
+void Store::CheckpointWritten(const CheckpointImage& image) {
+  checkpoint_appended_ = std::max(checkpoint_appended_, image.appended);
 }
 
 Status Store::Close() {
@@ -599,6 +633,8 @@ StoreStats Store::Stats() const {
   st.index_bytes = index_.bytes();
   st.fsyncs = writer_ ? writer_->fsyncs() : 0;
   st.seq = seq_;
+  st.bytes_since_checkpoint = appended_ - std::min(appended_, checkpoint_appended_);
+  st.checkpoint_pause_ms = checkpoint_pause_ms_;
   return st;
 }
 

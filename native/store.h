@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "checkpoint.h"
 #include "file.h"
 #include "hash.h"
 #include "expiry_counter.h"
@@ -53,6 +54,8 @@ struct StoreStats {
   uint64_t index_bytes = 0;
   uint64_t fsyncs = 0;
   uint64_t seq = 0;
+  uint64_t bytes_since_checkpoint = 0;  // log appended since the last checkpoint (or open without one)
+  double checkpoint_pause_ms = 0;       // how long the last checkpoint's snapshot held the owner thread
 };
 
 class Store {
@@ -111,6 +114,18 @@ class Store {
   // Owner thread, for each FlushEvent. On failure rolls back every non-durable write and
   // sets [*reject_first, *reject_last] to the generations that failed (else both 0).
   void HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint64_t* reject_last);
+  // Checkpoints, step 1 (owner thread): snapshots the index and segment list into *image
+  // and requests an fdatasync of every record it covers; *gen is that sync's generation.
+  Status BeginCheckpoint(std::unique_ptr<CheckpointImage>* image, uint64_t* gen);
+  // Step 2 (owner thread), once *gen is reported synced: OK if the image may be written (no
+  // commit group failed since the snapshot, whose rollback would leave it naming records
+  // that never reached the disk). Then WriteCheckpoint(fs, dir(), image) off the thread.
+  // It also fills in what only the written bytes can say (FinishCheckpoint).
+  Status CheckCheckpoint(CheckpointImage* image) const;
+  // Step 3 (owner thread), after the file was written.
+  void CheckpointWritten(const CheckpointImage& image);
+  FileSystem* fs() const { return fs_; }
+  const std::string& dir() const { return dir_; }
   // Writes and syncs what is pending, stops the flush thread, unmaps, releases the lock.
   Status Close();
 
@@ -169,6 +184,10 @@ class Store {
   uint64_t last_gen_ = 0;  // the newest generation a record went into
   uint64_t log_bytes_ = 0;  // record bytes in every segment (for max_disk_bytes)
   int64_t clock_offset_ms_ = 0;
+  uint64_t appended_ = 0;             // record bytes reserved since open, never decreasing
+  uint64_t checkpoint_appended_ = 0;  // appended_ that the last checkpoint covers
+  uint64_t rollbacks_ = 0;            // failed commit events handled (checkpoints check it)
+  double checkpoint_pause_ms_ = 0;
   Status failed_;
   bool closed_ = false;
   mutable std::mutex read_only_mu_;

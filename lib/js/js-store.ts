@@ -17,6 +17,7 @@ import {
   recordHasKey, readU32, readU64, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT,
 } from './log-format';
 import { failedError, LogWriter, type FlushEvent, type UndoEntry } from './log-writer';
+import { buildCheckpoint, finishCheckpoint, writeCheckpoint, type CheckpointImage } from './checkpoint';
 import { recover, type RecoveryReport } from './recovery';
 import { Segment } from './segment';
 
@@ -53,7 +54,7 @@ interface BatchOp {
 export class JsStore implements NativeStore {
   private readonly fs = new FileSystem();
   private readonly lock = new LockFile(this.fs);
-  private readonly hasher = new Hasher();
+  private readonly hasher = new Hasher(); // rekeyed by open when a checkpoint is loaded
   private readonly index = new HashIndex();
   private readonly expiry = new ExpiryCounter();
   private segments: Segment[] = [];
@@ -68,6 +69,11 @@ export class JsStore implements NativeStore {
   private lastGen = 0;
   private logBytes = 0;
   private clockOffsetMs = 0;
+  private appended = 0; // record bytes reserved since open, never decreasing
+  private checkpointAppended = 0; // `appended` that the last checkpoint covers
+  private rollbacks = 0; // failed commit events handled (checkpoints check it)
+  private checkpointPauseMs = 0;
+  private pendingCheckpoint: CheckpointImage | undefined;
   private failed: HashlogError | undefined;
   private opened = false;
   private closed = false;
@@ -132,6 +138,7 @@ export class JsStore implements NativeStore {
       { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize, progress: this.progress },
       this.hasher, this.segments, this.index, this.expiry);
     for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
+    this.appended = this.report.replayedBytes;
     this.seq = this.report.maxSeq;
     if (o.readOnly) return; // no writer, no new segment
     this.nextFileNumber = this.report.nextFileNumber;
@@ -441,6 +448,7 @@ export class JsStore implements NativeStore {
     const off = active.end;
     active.end += n;
     this.logBytes += n;
+    this.appended += n;
     return off;
   }
 
@@ -669,6 +677,7 @@ export class JsStore implements NativeStore {
     if (ev.error !== undefined && !this.closed) {
       const resume = ev.error.code !== 'HASHLOG_FAILED';
       if (!resume) this.failed = ev.error;
+      this.rollbacks++;
       const rb = w.takeForRollback();
       first = rb.firstGen;
       last = rb.lastGen;
@@ -727,6 +736,8 @@ export class JsStore implements NativeStore {
       indexBytes: this.index.bytes,
       fsyncs: this.writer?.fsyncs ?? 0,
       seq: this.seq,
+      bytesSinceCheckpoint: this.appended - Math.min(this.appended, this.checkpointAppended),
+      checkpointPauseMs: this.checkpointPauseMs,
     };
   }
 
@@ -740,7 +751,39 @@ export class JsStore implements NativeStore {
       discardedBytes: r.discardedBytes,
       dropped: [...r.dropped],
       millis: r.millis,
+      checkpoint: r.checkpoint,
+      checkpointEntries: r.checkpointEntries,
+      replayedBytes: r.replayedBytes,
     };
+  }
+
+  // ---- checkpoints (native Store::BeginCheckpoint and friends) ----
+
+  checkpointBegin(): number {
+    this.ready();
+    if (this.options.readOnly) throw new HashlogError('store is open read-only', 'HASHLOG_READONLY');
+    if (this.failed !== undefined) throw failedError(this.failed.cause as HashlogError);
+    const img = buildCheckpoint(this.fs, this.hasher.seed, this.seq, this.segments, this.index, this.expiry);
+    img.rollbacks = this.rollbacks;
+    img.appended = this.appended;
+    this.checkpointPauseMs = img.buildMillis;
+    this.pendingCheckpoint = img;
+    return this.flush();
+  }
+
+  async checkpointWrite(): Promise<void> {
+    this.ready();
+    const img = this.pendingCheckpoint;
+    this.pendingCheckpoint = undefined;
+    if (img === undefined) throw invalid('checkpointWrite() without checkpointBegin()');
+    if (this.failed !== undefined) throw failedError(this.failed.cause as HashlogError);
+    // A rolled-back group would leave the snapshot naming records that never reached the disk.
+    if (img.rollbacks !== this.rollbacks) {
+      throw new HashlogError(`checkpoint ${this.dir}: a commit group failed while it was taken`, 'HASHLOG_IO');
+    }
+    finishCheckpoint(this.fs, img);
+    await writeCheckpoint(this.fs, this.dir, img);
+    this.checkpointAppended = Math.max(this.checkpointAppended, img.appended);
   }
 
   setFault(op?: FaultOp | 'read', afterCalls = 0, errno = 5, sticky = false): void {

@@ -85,6 +85,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_GetAsync(const Napi::CallbackInfo& info);
   Napi::Value JS_Size(const Napi::CallbackInfo& info);
   Napi::Value JS_SetClockOffset(const Napi::CallbackInfo& info);
+  Napi::Value JS_CheckpointBegin(const Napi::CallbackInfo& info);
+  Napi::Value JS_CheckpointWrite(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);
@@ -114,6 +116,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   bool closed_ = false;
   napi_env env_ = nullptr;
   bool hook_registered_ = false;
+  // The snapshot between checkpointBegin() and checkpointWrite().
+  std::unique_ptr<CheckpointImage> checkpoint_;
   // Written by the open worker's recovery, read by recoveryProgress() on the JS thread.
   RecoveryProgress progress_;
 };

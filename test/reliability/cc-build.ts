@@ -21,6 +21,7 @@ export const ENGINE_SOURCES = [
   'hash_index.cc',
   'log_writer.cc',
   'recovery.cc',
+  'checkpoint.cc',
   'lock_file.cc',
   'store.cc',
   'testing/recording_file_system.cc',
