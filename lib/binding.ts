@@ -46,7 +46,7 @@ export interface NativeRecovery {
 /** The private contract of native/binding/store_wrap.cc. */
 export interface NativeStore {
   open(dir: string, sync: boolean, flushIntervalMs: number, segmentSize: number, maxValueSize: number,
-    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean): Promise<void>;
+    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean, useCheckpoint: boolean): Promise<void>;
   get(keyLength: number): number;
   getInto(keyLength: number, target: Buffer): number;
   has(keyLength: number): boolean;

@@ -48,6 +48,11 @@ export interface OpenOptions {
    * background checkpoints (close() and checkpoint() still write one). Default 256 MiB.
    */
   checkpointBytes?: number;
+  /**
+   * Load the CHECKPOINT file at open when it is valid (default true). false: scan the whole
+   * log, checking every record's CRC (what `hashlog check` does).
+   */
+  useCheckpoint?: boolean;
 }
 
 /** Per-write options of put(). At most one of the two. */
@@ -70,6 +75,7 @@ export interface ResolvedOptions {
   onProgress: ((scannedBytes: number, totalBytes: number) => void) | undefined;
   engine: EngineChoice;
   checkpointBytes: number;
+  useCheckpoint: boolean;
 }
 
 export const MAX_KEY_SIZE = 64 * 1024;
@@ -88,6 +94,7 @@ const DEFAULTS: ResolvedOptions = {
   onProgress: undefined,
   engine: 'auto',
   checkpointBytes: 256 * 1024 * 1024,
+  useCheckpoint: true,
 };
 
 function integerIn(name: string, v: unknown, min: number, max: number): number {
@@ -133,6 +140,10 @@ export function resolveOptions(user: OpenOptions | undefined): ResolvedOptions {
   }
   if (user.checkpointBytes !== undefined) {
     o.checkpointBytes = integerIn('checkpointBytes', user.checkpointBytes, 0, Number.MAX_SAFE_INTEGER);
+  }
+  if (user.useCheckpoint !== undefined) {
+    if (typeof user.useCheckpoint !== 'boolean') throw typeError('useCheckpoint must be a boolean');
+    o.useCheckpoint = user.useCheckpoint;
   }
   if (user.maxKeys !== undefined) o.maxKeys = integerIn('maxKeys', user.maxKeys, 1, Number.MAX_SAFE_INTEGER);
   if (user.maxDiskBytes !== undefined) {

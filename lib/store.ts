@@ -178,7 +178,7 @@ export class Store {
     const timer = poll === undefined ? undefined : setInterval(poll, 100);
     try {
       await this.native.open(this.location, this.syncMode, o.flushIntervalMs, o.segmentSize, o.maxValueSize, o.repair,
-        o.maxKeys, o.maxDiskBytes, o.readOnly);
+        o.maxKeys, o.maxDiskBytes, o.readOnly, o.useCheckpoint);
     } finally {
       if (timer !== undefined) clearInterval(timer);
     }

@@ -389,7 +389,8 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
   LoadedCheckpoint checkpoint;
   // A repairing open wants every record's CRC checked: it never trusts a checkpoint.
   if (options.repair) report->checkpoint = "not used by a repairing open";
-  bool used = !options.repair && ReadCheckpoint(fs, dir, &checkpoint, &report->checkpoint) &&
+  if (!options.use_checkpoint) report->checkpoint = "not used (useCheckpoint: false)";
+  bool used = !options.repair && options.use_checkpoint && ReadCheckpoint(fs, dir, &checkpoint, &report->checkpoint) &&
               LoadCheckpoint(checkpoint, segments, index, expiry, &starts, &report->checkpoint);
   if (used) {
     *hash_key = checkpoint.key;

@@ -55,6 +55,7 @@ struct RecoveryOptions {
   bool repair = false;
   bool read_only = false;  // change no file: report a torn tail, do not cut it
   uint64_t segment_size = 0;
+  bool use_checkpoint = true;  // false: scan the whole log even with a valid CHECKPOINT
   RecoveryProgress* progress = nullptr;
 };
 

@@ -53,6 +53,7 @@ Status Store::Recover(Notify notify) {
   ro.repair = options_.repair;
   ro.segment_size = options_.segment_size;
   ro.read_only = options_.read_only;
+  ro.use_checkpoint = options_.use_checkpoint;
   ro.progress = options_.progress;
   s = hashlog::Recover(fs_, dir_, ro, &hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;

@@ -37,6 +37,7 @@ struct StoreOptions {
   uint64_t max_keys = 0;                  // 0 = no limit
   uint64_t max_disk_bytes = 0;            // 0 = no limit
   bool read_only = false;                 // change no file; writes fail with kReadOnly
+  bool use_checkpoint = true;             // load a valid CHECKPOINT at open
   RecoveryProgress* progress = nullptr;   // updated while Open recovers, if given
 };
 

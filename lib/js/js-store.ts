@@ -40,6 +40,7 @@ interface Options {
   maxKeys: number;
   maxDiskBytes: number;
   readOnly: boolean;
+  useCheckpoint: boolean;
 }
 
 interface BatchOp {
@@ -109,10 +110,10 @@ export class JsStore implements NativeStore {
   // ---- open and close ----
 
   async open(dir: string, sync: boolean, flushIntervalMs: number, segmentSize: number, maxValueSize: number,
-    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean): Promise<void> {
+    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean, useCheckpoint = true): Promise<void> {
     if (this.opened || this.closed) throw invalid('store already opened');
     this.opened = true;
-    this.o = { sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly };
+    this.o = { sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly, useCheckpoint };
     this.dir = dir;
     try {
       if (readOnly) {
@@ -135,7 +136,7 @@ export class JsStore implements NativeStore {
   private async recover(): Promise<void> {
     const o = this.options;
     this.report = await recover(this.fs, this.dir,
-      { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize, progress: this.progress },
+      { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize, useCheckpoint: o.useCheckpoint, progress: this.progress },
       this.hasher, this.segments, this.index, this.expiry);
     for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
     this.appended = this.report.replayedBytes;

@@ -38,6 +38,7 @@ export interface RecoveryOptions {
   repair: boolean;
   readOnly: boolean; // change no file: report a torn tail, do not cut it
   segmentSize: number;
+  useCheckpoint: boolean; // false: scan the whole log even with a valid CHECKPOINT
   /** Updated as the scan goes (native's RecoveryProgress): bytes scanned, bytes to scan. */
   progress?: { done: number; total: number };
 }
@@ -411,7 +412,8 @@ export async function recover(fs: FileSystem, dir: string, options: RecoveryOpti
   }
   const starts = segments.map(() => SEGMENT_HEADER_SIZE);
   // A repairing open wants every record's CRC checked: it never trusts a checkpoint.
-  const checkpoint = options.repair ? 'not used by a repairing open' : readCheckpoint(dir);
+  const checkpoint = options.repair ? 'not used by a repairing open'
+    : !options.useCheckpoint ? 'not used (useCheckpoint: false)' : readCheckpoint(dir);
   const why = typeof checkpoint === 'string' ? checkpoint : loadCheckpoint(fs, checkpoint, segments, index, expiry, starts);
   if (why === undefined && typeof checkpoint !== 'string') {
     hasher.setSeed(checkpoint.seed);

@@ -254,7 +254,8 @@ Slice StoreWrap::Key(const Napi::CallbackInfo& info) const {
   return Slice(key_buf_, n <= key_cap_ ? n : key_cap_);
 }
 
-// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly)
+// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly,
+//      useCheckpoint)
 Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (store_ || opening_ || closed_) return ThrowStatus(env, Status::InvalidArgument("store already opened"));
@@ -267,6 +268,7 @@ Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   o.max_keys = static_cast<uint64_t>(F64(info[6]));
   o.max_disk_bytes = static_cast<uint64_t>(F64(info[7]));
   o.read_only = info[8].ToBoolean();
+  o.use_checkpoint = info.Length() < 10 || info[9].ToBoolean();
   o.progress = &progress_;
   opening_ = true;
   auto* worker = new OpenWorker(env, this, fs_.get(), info[0].As<Napi::String>().Utf8Value(), o, channel_);

@@ -130,6 +130,20 @@ describe.each(ENGINES)('%s engine', (engine) => {
       await again.close();
     });
 
+    it('scans the whole log with useCheckpoint: false', async () => {
+      const dir = tmpdir('hashlog-ckpt-');
+      const db = await open(dir);
+      await populate(db, prng(18), 300);
+      const expected = contents(db);
+      await db.close();
+      const full = await open(dir, { useCheckpoint: false });
+      expect(full.recovery.checkpoint).toMatch(/useCheckpoint/);
+      expect(full.recovery.records).toBeGreaterThan(200); // every put and delete, not just a tail
+      expect(contents(full)).toEqual(expected);
+      await full.close();
+      await expect(open(dir, { useCheckpoint: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'HASHLOG_INVALID_ARGUMENT' });
+    });
+
     it('writes no checkpoint from a read-only store, and checkpoint() rejects with HASHLOG_READONLY', async () => {
       const dir = tmpdir('hashlog-ckpt-');
       const db = await open(dir);
