@@ -3,6 +3,7 @@
 #include "checkpoint.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 
 #include <cerrno>
 #include <chrono>
@@ -13,16 +14,32 @@
 
 namespace hashlog {
 
-void BuildCheckpoint(const HashKey& key, uint64_t max_seq, const std::vector<std::unique_ptr<Segment>>& segments,
+Status CheckpointBuffer::Allocate(size_t n) {
+  Free();
+  void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return Status::FromErrno("mmap", "(checkpoint)", errno);
+  if (n >= (2u << 20)) ::madvise(p, n, MADV_HUGEPAGE);
+  data_ = static_cast<char*>(p);
+  size_ = n;
+  return Status::OK();
+}
+
+void CheckpointBuffer::Free() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+Status BuildCheckpoint(const HashKey& key, uint64_t max_seq, const std::vector<std::unique_ptr<Segment>>& segments,
                      const HashIndex& index, const ExpiryCounter& expiry, CheckpointImage* out) {
   const auto start = std::chrono::steady_clock::now();
   size_t expiry_count = 0;
   expiry.ForEachSecond([&](uint64_t, uint64_t) { expiry_count++; });
   const size_t size = kCheckpointHeaderSize + segments.size() * kCheckpointSegmentSize +
                       expiry_count * kCheckpointExpirySize + index.size() * kCheckpointEntrySize;
-  std::string& b = out->bytes;
-  b.resize(size);
-  char* p = &b[0];
+  Status s = out->bytes.Allocate(size);
+  if (!s.ok()) return s;
+  char* p = out->bytes.data();
   std::memcpy(p, kCheckpointMagic, 8);
   EncodeFixed16(p + 8, kCheckpointMajor);
   EncodeFixed16(p + 10, kCheckpointMinor);
@@ -65,6 +82,7 @@ void BuildCheckpoint(const HashKey& key, uint64_t max_seq, const std::vector<std
   });
   out->max_seq = max_seq;
   out->build_millis = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return Status::OK();
 }
 
 uint32_t CheckpointTailCrc(const Segment& seg, uint64_t end) {
@@ -73,7 +91,7 @@ uint32_t CheckpointTailCrc(const Segment& seg, uint64_t end) {
 }
 
 void FinishCheckpoint(CheckpointImage* image) {
-  char* p = &image->bytes[kCheckpointHeaderSize];
+  char* p = image->bytes.data() + kCheckpointHeaderSize;
   for (const Segment* seg : image->segments) {
     EncodeFixed32(p + 12, CheckpointTailCrc(*seg, DecodeFixed64(p + 16)));
     p += kCheckpointSegmentSize;
@@ -113,9 +131,9 @@ bool ReadCheckpoint(FileSystem* fs, const std::string& dir, LoadedCheckpoint* ou
   uint64_t size = 0;
   s = fs->FileSize(fd, &size, path);
   if (s.ok() && size >= kCheckpointHeaderSize + 4) {
-    out->bytes.resize(size);
+    s = out->bytes.Allocate(size);
     size_t got = 0;
-    s = fs->Pread(fd, &out->bytes[0], size, 0, &got, path);
+    if (s.ok()) s = fs->Pread(fd, out->bytes.data(), size, 0, &got, path);
     if (s.ok() && got != size) size = 0;
   }
   fs->Close(fd);

@@ -405,7 +405,7 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
       starts[i] = kSegmentHeaderSize;
     }
   }
-  checkpoint.bytes = std::string();  // up to 12 bytes per key: free it before the scan
+  checkpoint.bytes.Free();  // up to 12 bytes per key: free it before the scan
   uint64_t puts = 0;
   uint64_t total = 0;
   for (size_t i = 0; i < segments->size(); i++) {

@@ -580,7 +580,8 @@ Status Store::BeginCheckpoint(std::unique_ptr<CheckpointImage>* image, uint64_t*
   // Owner thread: nothing changes the index or the segments' ends while this runs. Records
   // still in a commit group are covered too; the sync requested below makes them durable
   // before the file may be written.
-  BuildCheckpoint(hash_key_, seq_, segments_, index_, expiry_, img.get());
+  s = BuildCheckpoint(hash_key_, seq_, segments_, index_, expiry_, img.get());
+  if (!s.ok()) return s;
   img->rollbacks = rollbacks_;
   img->appended = appended_;
   checkpoint_pause_ms_ = img->build_millis;
