@@ -136,6 +136,7 @@ export class Store {
   private cohorts: Cohort[] = [];
   private barrier: { gen: number; first: number; promise: Promise<unknown> } | undefined;
   private flushWaiters: FlushWaiter[] = [];
+  private checkpointWaiters: FlushWaiter[] = [];
   private durableGen = 0;
   private syncedGen = 0;
   private active = false;
@@ -515,12 +516,14 @@ export class Store {
     this.lastCheckpointAt = Date.now();
   }
 
-  // Resolves when generation gen is fdatasynced; rejects if the store fails first.
+  // Resolves when generation gen is fdatasynced. Rejects on any failed commit event first:
+  // a rolled-back group may hold records the snapshot names (and its generation may never
+  // be reported synced).
   private waitSynced(gen: number): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (gen <= this.syncedGen) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.flushWaiters.push({ gen, resolve, reject });
+      this.checkpointWaiters.push({ gen, resolve, reject });
       this.setActive(true);
     });
   }
@@ -752,7 +755,17 @@ export class Store {
         return false;
       });
     }
-    if (this.cohorts.length === 0 && this.flushWaiters.length === 0) this.setActive(false);
+    if (this.checkpointWaiters.length > 0) {
+      this.checkpointWaiters = this.checkpointWaiters.filter((w) => {
+        if (error !== undefined) w.reject(error);
+        else if (w.gen <= this.syncedGen) w.resolve();
+        else return true;
+        return false;
+      });
+    }
+    if (this.cohorts.length === 0 && this.flushWaiters.length === 0 && this.checkpointWaiters.length === 0) {
+      this.setActive(false);
+    }
     if (error === undefined && written > 0) this.maybeCheckpoint();
   }
 
@@ -766,8 +779,10 @@ export class Store {
       if (this.failure !== undefined) w.reject(this.failure);
       else w.resolve();
     }
+    for (const w of this.checkpointWaiters) w.reject(this.failure ?? closedError());
     this.cohorts = [];
     this.flushWaiters = [];
+    this.checkpointWaiters = [];
   }
 
   // Keeps the event loop alive exactly while a promise waits on the flush thread.

@@ -393,6 +393,29 @@ describe.each(ENGINES)('%s engine', (engine) => {
         await again.close();
       },
     );
+
+    it('is abandoned when a commit group it covers is rolled back (ENOSPC), and loses nothing', async () => {
+      const dir = tmpdir('hashlog-ckpt-');
+      const db = await open(dir, { durability: 'sync' });
+      await db.put('kept', '1');
+      await db.checkpoint();
+      const old = fs.readFileSync(path.join(dir, 'CHECKPOINT'));
+      db._injectFault('allocate', 0, 28 /* ENOSPC */, true);
+      const put = db.put('rolled-back', 'x'.repeat(4 << 20)); // needs the segment to grow
+      const checkpoint = db.checkpoint(); // its snapshot holds the put that will fail
+      await expect(put).rejects.toMatchObject({ code: 'HASHLOG_NO_SPACE' });
+      await expect(checkpoint).rejects.toMatchObject({ code: 'HASHLOG_NO_SPACE' });
+      expect(fs.readFileSync(path.join(dir, 'CHECKPOINT'))).toEqual(old);
+      db._injectFault();
+      await db.put('after', '2');
+      await db.close();
+      const again = await open(dir);
+      expect(again.recovery.checkpoint).toBe('used');
+      expect(again.get('rolled-back')).toBeUndefined();
+      expect(again.get('kept')?.toString()).toBe('1');
+      expect(again.get('after')?.toString()).toBe('2');
+      await again.close();
+    });
   });
 });
 
