@@ -100,11 +100,15 @@ export function buildCheckpoint(fsys: FileSystem, seed: Buffer, maxSeq: number, 
     p += CHECKPOINT_EXPIRY_SIZE;
   }
   // The native word is offset | slot << 32 | extra << 48: as two u32, offset then slot | extra << 16.
+  // Entries start 4-aligned (every part before them is a multiple of 4 bytes): a Uint32Array
+  // view writes them ~10x faster than writeUInt32LE (little-endian host, as native assumes).
+  const u32 = u32View(b, p, index.size * 3);
+  let q = 0;
   index.forEachEntry((tag, offset, word) => {
-    b.writeUInt32LE(tag, p);
-    b.writeUInt32LE(offset, p + 4);
-    b.writeUInt32LE(((word & 0xffff0000) | ordinalOfSlot[word & 0xffff]) >>> 0, p + 8);
-    p += CHECKPOINT_ENTRY_SIZE;
+    u32[q] = tag;
+    u32[q + 1] = offset;
+    u32[q + 2] = ((word & 0xffff0000) | ordinalOfSlot[word & 0xffff]) >>> 0;
+    q += 3;
   });
   return { bytes: b, rollbacks: 0, appended: 0, buildMillis: performance.now() - start, segments: [...segments] };
 }
@@ -220,24 +224,33 @@ export function loadCheckpoint(fsys: FileSystem, c: LoadedCheckpoint, segments: 
   index.init(Math.floor(c.bucketCount * WAYS * 7 / 8));
   if (index.bucketCount !== c.bucketCount) return 'cannot allocate its index';
   const b = c.bytes;
-  let p = c.entriesAt;
-  for (let e = 0; e < c.entryCount; e++, p += CHECKPOINT_ENTRY_SIZE) {
-    const tag = b.readUInt32LE(p);
-    const offset = b.readUInt32LE(p + 4);
-    const word = b.readUInt32LE(p + 8);
+  const u32 = u32View(b, c.entriesAt, c.entryCount * 3);
+  const ends = c.segments.map((s) => s.coveredEnd);
+  const slots = segments.map((s) => s.slot);
+  for (let e = 0, q = 0; e < c.entryCount; e++, q += 3) {
+    const tag = u32[q];
+    const offset = u32[q + 1];
+    const word = u32[q + 2];
     const ordinal = word & 0xffff;
-    if (tag === 0 || ordinal >= k || offset < SEGMENT_HEADER_SIZE || offset >= c.segments[ordinal].coveredEnd) {
+    if (tag === 0 || ordinal >= k || offset < SEGMENT_HEADER_SIZE || offset >= ends[ordinal]) {
       return `entry ${e} points outside the listed segments`;
     }
-    index.insertWord(tag, offset, ((word & 0xffff0000) | segments[ordinal].slot) >>> 0);
+    index.insertWord(tag, offset, ((word & 0xffff0000) | slots[ordinal]) >>> 0);
   }
-  p = c.expiryAt;
+  let p = c.expiryAt;
   for (let i = 0; i < c.expiryCount; i++, p += CHECKPOINT_EXPIRY_SIZE) expiry.restore(readU64(b, p), readU64(b, p + 8));
   for (let i = 0; i < k; i++) {
     segments[i].liveBytes = c.segments[i].liveBytes;
     starts[i] = c.segments[i].coveredEnd;
   }
   return undefined;
+}
+
+// A little-endian u32 view of b[at, at + 4n); copies when b's memory is not 4-aligned there
+// (a small file read into Node's buffer pool).
+function u32View(b: Buffer, at: number, n: number): Uint32Array {
+  if ((b.byteOffset + at) % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset + at, n);
+  return new Uint32Array(Uint8Array.from(b.subarray(at, at + 4 * n)).buffer);
 }
 
 function writeU64(b: Buffer, at: number, v: number): void {
