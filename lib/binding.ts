@@ -83,6 +83,8 @@ export interface NativeStore {
   checkpointBegin(): number;
   /** Writes the snapshot off the JavaScript thread; rejects if a commit failed since checkpointBegin(). */
   checkpointWrite(): Promise<void>;
+  /** stats().bytesSinceCheckpoint without building the stats object (checked after every commit). */
+  bytesSinceCheckpoint(): number;
 }
 
 /**

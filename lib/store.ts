@@ -533,7 +533,7 @@ export class Store {
     const every = this.options.checkpointBytes;
     if (every === 0 || this.options.readOnly || this.checkpointing !== undefined || this.state !== 'open'
       || this.failure !== undefined) return;
-    if (this.native.stats().bytesSinceCheckpoint < every) return;
+    if (this.native.bytesSinceCheckpoint() < every) return;
     this.checkpointInternal().catch(() => undefined); // best effort: the next growth retries
   }
 
@@ -596,7 +596,7 @@ export class Store {
   // checkpoint. A failed one is not an error: the next open scans more of the log.
   private async checkpointOnClose(): Promise<void> {
     if (this.options.readOnly || this.failure !== undefined) return;
-    if (this.native.stats().bytesSinceCheckpoint === 0) return;
+    if (this.native.bytesSinceCheckpoint() === 0) return;
     await this.checkpointInternal().catch(() => undefined);
   }
 

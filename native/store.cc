@@ -635,7 +635,7 @@ StoreStats Store::Stats() const {
   st.index_bytes = index_.bytes();
   st.fsyncs = writer_ ? writer_->fsyncs() : 0;
   st.seq = seq_;
-  st.bytes_since_checkpoint = appended_ - std::min(appended_, checkpoint_appended_);
+  st.bytes_since_checkpoint = BytesSinceCheckpoint();
   st.checkpoint_pause_ms = checkpoint_pause_ms_;
   return st;
 }

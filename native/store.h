@@ -7,6 +7,7 @@
 #ifndef HASHLOG_NATIVE_STORE_H_
 #define HASHLOG_NATIVE_STORE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -125,6 +126,8 @@ class Store {
   Status CheckCheckpoint(CheckpointImage* image) const;
   // Step 3 (owner thread), after the file was written.
   void CheckpointWritten(const CheckpointImage& image);
+  // Record bytes appended since the last checkpoint (or since an open that loaded none).
+  uint64_t BytesSinceCheckpoint() const { return appended_ - std::min(appended_, checkpoint_appended_); }
   FileSystem* fs() const { return fs_; }
   const std::string& dir() const { return dir_; }
   // Writes and syncs what is pending, stops the flush thread, unmaps, releases the lock.

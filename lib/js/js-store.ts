@@ -737,7 +737,7 @@ export class JsStore implements NativeStore {
       indexBytes: this.index.bytes,
       fsyncs: this.writer?.fsyncs ?? 0,
       seq: this.seq,
-      bytesSinceCheckpoint: this.appended - Math.min(this.appended, this.checkpointAppended),
+      bytesSinceCheckpoint: this.bytesSinceCheckpoint(),
       checkpointPauseMs: this.checkpointPauseMs,
     };
   }
@@ -759,6 +759,10 @@ export class JsStore implements NativeStore {
   }
 
   // ---- checkpoints (native Store::BeginCheckpoint and friends) ----
+
+  bytesSinceCheckpoint(): number {
+    return this.appended - Math.min(this.appended, this.checkpointAppended);
+  }
 
   checkpointBegin(): number {
     this.ready();

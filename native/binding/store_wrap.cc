@@ -175,6 +175,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_SetClockOffset>("setClockOffset"),
                          InstanceMethod<&StoreWrap::JS_CheckpointBegin>("checkpointBegin"),
                          InstanceMethod<&StoreWrap::JS_CheckpointWrite>("checkpointWrite"),
+                         InstanceMethod<&StoreWrap::JS_BytesSinceCheckpoint>("bytesSinceCheckpoint"),
                      });
 }
 
@@ -620,6 +621,13 @@ Napi::Value StoreWrap::JS_CheckpointWrite(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+// bytesSinceCheckpoint(): what the background checkpoint policy reads after each commit.
+Napi::Value StoreWrap::JS_BytesSinceCheckpoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!store_ || closed_) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, static_cast<double>(store_->BytesSinceCheckpoint()));
 }
 
 }  // namespace hashlog

@@ -87,6 +87,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_SetClockOffset(const Napi::CallbackInfo& info);
   Napi::Value JS_CheckpointBegin(const Napi::CallbackInfo& info);
   Napi::Value JS_CheckpointWrite(const Napi::CallbackInfo& info);
+  Napi::Value JS_BytesSinceCheckpoint(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);
