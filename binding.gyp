@@ -13,6 +13,7 @@
         "native/hash_index.cc",
         "native/log_writer.cc",
         "native/recovery.cc",
+        "native/checkpoint.cc",
         "native/lock_file.cc",
         "native/compaction.cc",
         "native/store.cc",

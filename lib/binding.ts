@@ -25,6 +25,10 @@ export interface NativeStats {
   compactions?: number;
   compactedBytesRead?: number;
   compactedBytesWritten?: number;
+  /** Record bytes appended since the last checkpoint (or since an open that had none). */
+  bytesSinceCheckpoint: number;
+  /** How long the last checkpoint's snapshot held the JavaScript thread, in ms. */
+  checkpointPauseMs: number;
 }
 
 export interface NativeRecovery {
@@ -34,12 +38,18 @@ export interface NativeRecovery {
   discardedBytes: number;
   dropped: string[];
   millis: number;
+  /** 'used' if open loaded the CHECKPOINT file, else why it scanned the whole log ('none', 'bad CRC', ...). */
+  checkpoint: string;
+  /** Index entries loaded from the checkpoint (0 without one). */
+  checkpointEntries: number;
+  /** Record bytes the scan applied: the log after the checkpoint, or all of it. */
+  replayedBytes: number;
 }
 
 /** The private contract of native/binding/store_wrap.cc. */
 export interface NativeStore {
   open(dir: string, sync: boolean, flushIntervalMs: number, segmentSize: number, maxValueSize: number,
-    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean): Promise<void>;
+    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean, useCheckpoint: boolean): Promise<void>;
   get(keyLength: number): number;
   getInto(keyLength: number, target: Buffer): number;
   has(keyLength: number): boolean;
@@ -82,6 +92,15 @@ export interface NativeStore {
   getAsync(keyLength: number): Promise<Buffer | undefined>;
   size(): number;
   setClockOffset(ms: number): void;
+  /**
+   * Snapshots the store for a checkpoint (on this thread); returns the generation whose
+   * fdatasync must be reported before checkpointWrite().
+   */
+  checkpointBegin(): number;
+  /** Writes the snapshot off the JavaScript thread; rejects if a commit failed since checkpointBegin(). */
+  checkpointWrite(): Promise<void>;
+  /** stats().bytesSinceCheckpoint without building the stats object (checked after every commit). */
+  bytesSinceCheckpoint(): number;
 }
 
 /**

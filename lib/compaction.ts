@@ -3,7 +3,7 @@
 // the unlink off the JavaScript thread.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { NativeStore } from './binding';
-import { typeError, rangeError } from './errors';
+import { closedError, rangeError, typeError } from './errors';
 
 /** When compaction runs by itself. All optional; `compaction: false` turns it off. */
 export interface CompactionPolicy {
@@ -125,7 +125,10 @@ export async function runCompaction(engine: CompactingEngine, rateBytesPerSecond
     return { compacted: false, segmentsRemoved: 0, segmentsWritten: 0, bytesRead: 0, bytesWritten: 0, millis: 0 };
   }
   try {
-    while (!engine.compactMark(SLICE)) await nextTurn();
+    while (!engine.compactMark(SLICE)) {
+      await nextTurn();
+      if (!alive()) throw closedError(); // closing: drop the job before it writes anything
+    }
     await engine.compactCopy();
     while (!engine.compactInstall(SLICE)) await nextTurn();
   } catch (err) {

@@ -40,6 +40,12 @@ export interface StoreStats {
   compactions: number;
   compactedBytesRead: number;
   compactedBytesWritten: number;
+  /** Record bytes appended since the last checkpoint (what a restart would replay). */
+  bytesSinceCheckpoint: number;
+  /** How long the last checkpoint's snapshot held the JavaScript thread, in ms (0 if none yet). */
+  checkpointPauseMs: number;
+  /** When the last checkpoint since open was written, in ms since the epoch; 0 if none. */
+  lastCheckpointAt: number;
 }
 
 /** What open() found and repaired. */
@@ -137,11 +143,15 @@ export class Store {
   private cohorts: Cohort[] = [];
   private barrier: { gen: number; first: number; promise: Promise<unknown> } | undefined;
   private flushWaiters: FlushWaiter[] = [];
+  private checkpointWaiters: FlushWaiter[] = [];
   private durableGen = 0;
   private syncedGen = 0;
   private active = false;
   private failure: HashlogError | undefined;
   private closing: Promise<void> | undefined;
+  private checkpointing: Promise<void> | undefined; // the checkpoint being written
+  private checkpointNext: Promise<void> | undefined; // one more, asked for while it runs
+  private lastCheckpointAt = 0;
   private kickQueued = false;
   // Backup and compaction take turns: a backup copies the files a compaction deletes.
   private maintenance: Promise<unknown> = Promise.resolve();
@@ -181,7 +191,7 @@ export class Store {
     const timer = poll === undefined ? undefined : setInterval(poll, 100);
     try {
       await this.native.open(this.location, this.syncMode, o.flushIntervalMs, o.segmentSize, o.maxValueSize, o.repair,
-        o.maxKeys, o.maxDiskBytes, o.readOnly);
+        o.maxKeys, o.maxDiskBytes, o.readOnly, o.useCheckpoint);
     } finally {
       if (timer !== undefined) clearInterval(timer);
     }
@@ -473,6 +483,9 @@ export class Store {
       compactions: s.compactions ?? 0,
       compactedBytesRead: s.compactedBytesRead ?? 0,
       compactedBytesWritten: s.compactedBytesWritten ?? 0,
+      bytesSinceCheckpoint: s.bytesSinceCheckpoint,
+      checkpointPauseMs: s.checkpointPauseMs,
+      lastCheckpointAt: this.lastCheckpointAt,
     };
   }
 
@@ -497,7 +510,14 @@ export class Store {
       const done = (): void => {
         if (this.compaction === run) this.compaction = undefined;
       };
-      run.then(done, done);
+      run.then((r) => {
+        done();
+        // The last checkpoint lists segments the job deleted: without a new one the next
+        // open would scan the whole log.
+        if (r.compacted && this.state === 'open' && this.options.checkpointBytes !== 0) {
+          this.checkpointInternal().catch(() => undefined);
+        }
+      }, done);
     }
     return this.compaction;
   }
@@ -540,6 +560,74 @@ export class Store {
     const run = this.maintenance.then(task, task);
     this.maintenance = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Writes a checkpoint (the index and segment list) so that the next open replays only the
+   * log written after it. Reads and writes go on meanwhile. Resolves once the CHECKPOINT
+   * file is durable; a call made while one is written waits for a later one.
+   */
+  checkpoint(): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    if (this.options.readOnly) {
+      return Promise.reject(new HashlogError('a read-only store writes no checkpoint', 'HASHLOG_READONLY'));
+    }
+    return this.checkpointInternal();
+  }
+
+  private checkpointInternal(): Promise<void> {
+    if (this.checkpointing === undefined) {
+      const run = this.writeCheckpoint().finally(() => {
+        if (this.checkpointing === run) this.checkpointing = undefined;
+      });
+      this.checkpointing = run;
+      return run;
+    }
+    // One in flight took its snapshot before this call: queue exactly one more after it.
+    if (this.checkpointNext === undefined) {
+      const next = this.checkpointing.catch(() => undefined).then(() => {
+        this.checkpointNext = undefined;
+        return this.checkpointInternal();
+      });
+      this.checkpointNext = next;
+    }
+    return this.checkpointNext;
+  }
+
+  // Snapshot on this thread, wait until every record it covers is fdatasynced, write the
+  // file on the pool (docs/DESIGN.md, "Checkpoints").
+  private async writeCheckpoint(): Promise<void> {
+    // A clear's record is in the log before the index is emptied: a snapshot in between
+    // would cover the clear yet hold the keys it removed.
+    while (this.clearing !== undefined) await this.clearing.catch(() => undefined);
+    if (this.failure !== undefined) throw this.failure;
+    if (this.state === 'closed') throw closedError();
+    const gen = this.native.checkpointBegin();
+    await this.waitSynced(gen);
+    if ((this.state as StoreStatus) === 'closed') throw closedError();
+    await this.native.checkpointWrite();
+    this.lastCheckpointAt = Date.now();
+  }
+
+  // Resolves when generation gen is fdatasynced. Rejects on any failed commit event first:
+  // a rolled-back group may hold records the snapshot names (and its generation may never
+  // be reported synced).
+  private waitSynced(gen: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (gen <= this.syncedGen) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.checkpointWaiters.push({ gen, resolve, reject });
+      this.setActive(true);
+    });
+  }
+
+  // Background checkpoints: once the log has grown by checkpointBytes since the last one.
+  private maybeCheckpoint(): void {
+    const every = this.options.checkpointBytes;
+    if (every === 0 || this.options.readOnly || this.checkpointing !== undefined || this.state !== 'open'
+      || this.failure !== undefined) return;
+    if (this.native.bytesSinceCheckpoint() < every) return;
+    this.checkpointInternal().catch(() => undefined); // best effort: the next growth retries
   }
 
   /** What open() recovered: segments and records scanned, bytes of torn tail discarded. */
@@ -587,8 +675,9 @@ export class Store {
     if (this.closing === undefined) {
       this.state = 'closing';
       if (this.compactTimer !== undefined) clearInterval(this.compactTimer);
-      const reads = Promise.allSettled([...this.asyncReads, this.clearing]);
+      const reads = Promise.allSettled([...this.asyncReads, this.clearing, this.checkpointing, this.checkpointNext]);
       this.closing = reads.then(() => this.flushInternal())
+        .then(() => this.checkpointOnClose())
         .catch(() => undefined) // a failed store still closes; its writes were rejected
         .then(() => {
           this.native.close(); // writes and syncs anything still pending, unless the store failed
@@ -598,6 +687,14 @@ export class Store {
         });
     }
     return this.closing;
+  }
+
+  // At close, after every write is durable, unless nothing was appended since the last
+  // checkpoint. A failed one is not an error: the next open scans more of the log.
+  private async checkpointOnClose(): Promise<void> {
+    if (this.options.readOnly || this.failure !== undefined) return;
+    if (this.native.bytesSinceCheckpoint() === 0) return;
+    await this.checkpointInternal().catch(() => undefined);
   }
 
   /**
@@ -755,7 +852,18 @@ export class Store {
         return false;
       });
     }
-    if (this.cohorts.length === 0 && this.flushWaiters.length === 0) this.setActive(false);
+    if (this.checkpointWaiters.length > 0) {
+      this.checkpointWaiters = this.checkpointWaiters.filter((w) => {
+        if (error !== undefined) w.reject(error);
+        else if (w.gen <= this.syncedGen) w.resolve();
+        else return true;
+        return false;
+      });
+    }
+    if (this.cohorts.length === 0 && this.flushWaiters.length === 0 && this.checkpointWaiters.length === 0) {
+      this.setActive(false);
+    }
+    if (error === undefined && written > 0) this.maybeCheckpoint();
   }
 
   // After the native close: nothing is left in flight, so no promise may stay pending.
@@ -768,8 +876,10 @@ export class Store {
       if (this.failure !== undefined) w.reject(this.failure);
       else w.resolve();
     }
+    for (const w of this.checkpointWaiters) w.reject(this.failure ?? closedError());
     this.cohorts = [];
     this.flushWaiters = [];
+    this.checkpointWaiters = [];
   }
 
   // Keeps the event loop alive exactly while a promise waits on the flush thread.

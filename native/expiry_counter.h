@@ -27,6 +27,20 @@ class ExpiryCounter {
     if (now_sec > folded_below_) folded_below_ = now_sec;
     return expired_;
   }
+  // Checkpoints: fn(second, keys) for each expiry second not yet folded, then fn(0, keys
+  // already counted as expired). Restore(second, keys) takes each pair back.
+  template <typename Fn>
+  void ForEachSecond(Fn&& fn) const {
+    for (const auto& [sec, n] : pending_) fn(sec, n);
+    if (expired_ != 0) fn(0, expired_);
+  }
+  void Restore(uint64_t sec, uint64_t n) {
+    if (sec == 0) {
+      expired_ += n;
+    } else {
+      pending_[sec] += n;
+    }
+  }
   void Clear() {
     pending_.clear();
     expired_ = 0;

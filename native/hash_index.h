@@ -84,6 +84,19 @@ class HashIndex {
   // range of tags maps to the same entries at any table size). Used by Store::Scan.
   template <typename Fn>
   void ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const;
+  // Calls fn(tag, word) for every entry in bucket order (checkpoints): word is the location
+  // with the 16 extra hash bits above it, as InsertWord takes it back.
+  template <typename Fn>
+  void ForEachEntry(Fn&& fn) const {
+    for (uint64_t b = 0; b <= mask_; b++)
+      for (int w = 0; w < kWays; w++)
+        if (buckets_[b].tags[w] != 0) fn(buckets_[b].tags[w], buckets_[b].words[w]);
+  }
+  // Adds an entry as ForEachEntry reported it. REQUIRES: no entry for this key; room for it.
+  void InsertWord(uint32_t tag, uint64_t word) {
+    Place(tag, word);
+    count_++;
+  }
   // Rebuilds into the smallest table that holds the entries when it is under a quarter
   // full (after recovery sized it for every record of a log with many overwrites).
   Status ShrinkToFit();

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "coding.h"
+
 namespace hashlog {
 namespace {
 
@@ -14,8 +16,9 @@ class Scanner {
           RecoveryReport* r)
       : options_(o), key_(k), segments_(s), index_(i), expiry_(e), report_(r) {}
 
-  // Scans segment `i` of the table; *end is where its valid data stops.
-  Status Scan(size_t i, uint64_t* end);
+  // Scans segment `i` of the table from `start` (the header's end, or where a checkpoint's
+  // coverage ends); *end is where its valid data stops.
+  Status Scan(size_t i, uint64_t start, uint64_t* end);
 
  private:
   // Applies a put or delete whose key hashes to `hash`.
@@ -118,7 +121,7 @@ Status Scanner::Damage(size_t i, uint64_t pos, uint64_t* next, bool* stop) {
   return Status::OK();
 }
 
-Status Scanner::Scan(size_t i, uint64_t* end) {
+Status Scanner::Scan(size_t i, uint64_t start, uint64_t* end) {
   Segment* seg = (*segments_)[i].get();
   const uint64_t size = seg->file_size();
   const char* base = seg->base();
@@ -144,7 +147,7 @@ Status Scanner::Scan(size_t i, uint64_t* end) {
     pending = 0;
     return Status::OK();
   };
-  uint64_t pos = kSegmentHeaderSize;
+  uint64_t pos = start;
   while (pos < size) {
     RecordHeader h;
     DecodeResult r = DecodeRecord(base + pos, size - pos, &h);
@@ -181,17 +184,17 @@ Status Scanner::Scan(size_t i, uint64_t* end) {
   Status s = apply_window();
   if (!s.ok()) return s;
   *end = std::min(pos, size);
-  report_->bytes_scanned += size;
+  report_->bytes_scanned += size > start ? size - start : 0;
   return Status::OK();
 }
 
 // An upper bound of the keys a segment holds: its put records, counted by walking the
 // headers without checking CRCs. Sizing the index once saves the doublings of a blind
 // rebuild (rehashing and page clearing were a quarter of a 1M-key open).
-uint64_t CountPuts(const Segment* seg) {
+uint64_t CountPuts(const Segment* seg, uint64_t start) {
   uint64_t count = 0;
   RecordHeader h;
-  for (uint64_t pos = kSegmentHeaderSize; pos + kRecordHeaderSize <= seg->file_size();) {
+  for (uint64_t pos = start; pos + kRecordHeaderSize <= seg->file_size();) {
     DecodeHeader(seg->base() + pos, &h);
     if (h.type == kTypePut) count++;
     else if (h.type == kTypeBatch) count += h.value_size / (kRecordHeaderSize + 1);
@@ -246,13 +249,14 @@ Status Scanner::ApplyBatch(const RecordHeader& h, const char* rec, Location loc)
   return Status::OK();
 }
 
-Status ListSegments(FileSystem* fs, const std::string& dir, std::vector<uint64_t>* numbers) {
+Status ListSegments(FileSystem* fs, const std::string& dir, std::vector<uint64_t>* numbers, bool* checkpoint_tmp) {
   std::vector<std::string> names;
   Status s = fs->ListDir(dir, &names);
   if (!s.ok()) return s;
   for (const std::string& n : names) {
     uint64_t num;
     if (Segment::ParseFileName(n, &num)) numbers->push_back(num);
+    if (n == kCheckpointTmpName) *checkpoint_tmp = true;
   }
   std::sort(numbers->begin(), numbers->end());
   return Status::OK();
@@ -310,14 +314,86 @@ Status RemoveTempFiles(FileSystem* fs, const std::string& dir) {
   return s;
 }
 
+// Loads a checkpoint into the index if it matches the segment files (docs/FORMAT.md,
+// "Checkpoint", for the rules); sets starts[i] to where the scan of segment i begins.
+// False with *why otherwise, leaving the index, the expiry counter and the segments' live
+// bytes for the caller to reset.
+bool LoadCheckpoint(const LoadedCheckpoint& c, SegmentTable* segments, HashIndex* index, ExpiryCounter* expiry,
+                    std::vector<uint64_t>* starts, std::string* why) {
+  const size_t k = c.segments.size();
+  // The listed segments must be the oldest files, in the same order; every newer file must
+  // be an ordinary segment written after the checkpoint.
+  for (size_t i = 0; i < k; i++) {
+    const CheckpointSegment& cs = c.segments[i];
+    const std::string name = Segment::FileName(cs.file_number);
+    if (i >= segments->size() || (*segments)[i]->file_number() != cs.file_number) {
+      *why = "segment " + name + " is missing or an older segment appeared";
+      return false;
+    }
+    const Segment* seg = (*segments)[i].get();
+    if (seg->file_size() < cs.covered_end) {
+      *why = "segment " + name + " is shorter than the checkpoint says";
+      return false;
+    }
+    if (DecodeFixed32(seg->base() + 12) != cs.flags) {
+      *why = "segment " + name + " has other header flags";
+      return false;
+    }
+    if (CheckpointTailCrc(*seg, cs.covered_end) != cs.tail_crc) {
+      *why = "segment " + name + " changed before its covered end";
+      return false;
+    }
+  }
+  for (size_t i = k; i < segments->size(); i++) {
+    if (DecodeFixed32((*segments)[i]->base() + 12) != 0) {
+      *why = "segment " + Segment::FileName((*segments)[i]->file_number()) + " is not listed and not ordinary";
+      return false;
+    }
+  }
+  // Keys = the recorded table's exact capacity at the load threshold: Init makes that many
+  // buckets, so entries go back in bucket order and memory is touched sequentially.
+  Status s = index->Init(c.bucket_count * HashIndex::kWays * HashIndex::kMaxLoadNum / HashIndex::kMaxLoadDen);
+  if (!s.ok() || index->bucket_count() != c.bucket_count) {
+    *why = "cannot allocate its index";
+    return false;
+  }
+  constexpr uint64_t kSlotMask = uint64_t{0xffff} << 32;
+  const char* p = c.bytes.data() + c.entries_at;
+  for (uint64_t e = 0; e < c.entry_count; e++, p += kCheckpointEntrySize) {
+    const uint32_t tag = DecodeFixed32(p);
+    const uint64_t word = DecodeFixed64(p + 4);
+    const uint32_t ordinal = LocationSlot(word);
+    // Defence against a writer bug that a CRC cannot catch: an entry must point into the
+    // covered part of a listed segment.
+    if (tag == 0 || ordinal >= k || LocationOffset(word) < kSegmentHeaderSize ||
+        LocationOffset(word) >= c.segments[ordinal].covered_end) {
+      *why = "entry " + std::to_string(e) + " points outside the listed segments";
+      return false;
+    }
+    // The i-th listed segment is slot i (they are the oldest files, in order).
+    index->InsertWord(tag, (word & ~kSlotMask) | (uint64_t{(*segments)[ordinal]->slot()} << 32));
+  }
+  p = c.bytes.data() + c.expiry_at;
+  for (size_t i = 0; i < c.expiry_count; i++, p += kCheckpointExpirySize)
+    expiry->Restore(DecodeFixed64(p), DecodeFixed64(p + 8));
+  for (size_t i = 0; i < k; i++) {
+    (*segments)[i]->live_bytes = c.segments[i].live_bytes;
+    (*starts)[i] = c.segments[i].covered_end;
+  }
+  return true;
+}
+
 }  // namespace
 
-Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, const HashKey& hash_key,
+Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, HashKey* hash_key,
                SegmentTable* segments, HashIndex* index, ExpiryCounter* expiry, RecoveryReport* report) {
   auto start = std::chrono::steady_clock::now();
   std::vector<uint64_t> numbers;
-  Status s = ListSegments(fs, dir, &numbers);
+  bool checkpoint_tmp = false;
+  Status s = ListSegments(fs, dir, &numbers, &checkpoint_tmp);
   if (!s.ok()) return s;
+  // A checkpoint write that never reached its rename: the old CHECKPOINT (if any) stands.
+  if (checkpoint_tmp && !options.read_only) fs->Unlink(dir + "/" + kCheckpointTmpName);
   if (numbers.size() > kMaxSegmentSlots) return Status::NotSupported("too many segment files in " + dir);
   if (!options.read_only) {
     s = RemoveTempFiles(fs, dir);
@@ -365,22 +441,45 @@ Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& op
     seg->set_slot(static_cast<uint32_t>(segments->size()));
     segments->push_back(std::move(seg));
   }
+  std::vector<uint64_t> starts(segments->size(), kSegmentHeaderSize);
+  LoadedCheckpoint checkpoint;
+  // A repairing open wants every record's CRC checked: it never trusts a checkpoint.
+  if (options.repair) report->checkpoint = "not used by a repairing open";
+  if (!options.use_checkpoint) report->checkpoint = "not used (useCheckpoint: false)";
+  bool used = !options.repair && options.use_checkpoint && ReadCheckpoint(fs, dir, &checkpoint, &report->checkpoint) &&
+              LoadCheckpoint(checkpoint, segments, index, expiry, &starts, &report->checkpoint);
+  if (used) {
+    *hash_key = checkpoint.key;
+    report->max_seq = checkpoint.max_seq;
+    report->checkpoint = "used";
+    report->checkpoint_entries = checkpoint.entry_count;
+  } else {
+    // Undo whatever a checkpoint that failed a late check loaded.
+    expiry->Clear();
+    for (size_t i = 0; i < segments->size(); i++) {
+      (*segments)[i]->live_bytes = 0;
+      starts[i] = kSegmentHeaderSize;
+    }
+  }
+  checkpoint.bytes.Free();  // up to 12 bytes per key: free it before the scan
   uint64_t puts = 0;
   uint64_t total = 0;
-  for (const auto& seg : *segments) {
-    puts += CountPuts(seg.get());
-    total += seg->file_size();
+  for (size_t i = 0; i < segments->size(); i++) {
+    const Segment* seg = (*segments)[i].get();
+    puts += CountPuts(seg, starts[i]);
+    total += seg->file_size() > starts[i] ? seg->file_size() - starts[i] : 0;
   }
   if (options.progress != nullptr) options.progress->total.store(total, std::memory_order_relaxed);
-  s = index->Init(puts);
+  s = used ? index->EnsureRoomFor(puts) : index->Init(puts);
   if (!s.ok()) return s;
-  Scanner scanner(options, hash_key, segments, index, expiry, report);
+  Scanner scanner(options, *hash_key, segments, index, expiry, report);
   for (size_t i = 0; i < segments->size(); i++) {
     Segment* cur = (*segments)[i].get();
     uint64_t end = 0;
-    s = scanner.Scan(i, &end);
+    s = scanner.Scan(i, starts[i], &end);
     if (!s.ok()) return s;
     report->segments++;
+    report->replayed_bytes += end > starts[i] ? end - starts[i] : 0;
     // Cut garbage after the last good record; keep the newest segment's zero-filled space.
     const bool newest = i + 1 == segments->size();
     uint64_t last = cur->file_size();

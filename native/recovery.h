@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint.h"
 #include "expiry_counter.h"
 #include "file.h"
 #include "hash.h"
@@ -36,6 +37,11 @@ struct RecoveryReport {
   uint64_t max_seq = 0;
   uint64_t next_file_number = 1;
   double millis = 0;
+  // "used" when open loaded CHECKPOINT and replayed only the log after it; otherwise why
+  // it scanned everything ("none", "bad CRC", "segment 0000000003.hlog is missing", ...).
+  std::string checkpoint = "none";
+  uint64_t checkpoint_entries = 0;  // index entries loaded from it
+  uint64_t replayed_bytes = 0;      // record bytes applied by the scan (all of them without a checkpoint)
 };
 
 // How far a running recovery is, for a progress display on another thread (relaxed atomics:
@@ -49,12 +55,15 @@ struct RecoveryOptions {
   bool repair = false;
   bool read_only = false;  // change no file: report a torn tail, do not cut it
   uint64_t segment_size = 0;
+  bool use_checkpoint = true;  // false: scan the whole log even with a valid CHECKPOINT
   RecoveryProgress* progress = nullptr;
 };
 
 // Fills `segments` (slot i = i-th file) and `index`, cutting off a torn tail. A newest
 // segment whose header never reached the disk is removed (it held nothing acknowledged).
-Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, const HashKey& hash_key,
+// A valid CHECKPOINT is loaded first and only the log after it is scanned; its hash key then
+// replaces *hash_key (the tags in it were made with that key).
+Status Recover(FileSystem* fs, const std::string& dir, const RecoveryOptions& options, HashKey* hash_key,
                SegmentTable* segments, HashIndex* index, ExpiryCounter* expiry, RecoveryReport* report);
 
 // True if the record at `rec` holds exactly `key`.

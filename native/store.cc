@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -52,11 +53,14 @@ Status Store::Recover(Notify notify) {
   ro.repair = options_.repair;
   ro.segment_size = options_.segment_size;
   ro.read_only = options_.read_only;
+  ro.use_checkpoint = options_.use_checkpoint;
   ro.progress = options_.progress;
-  s = hashlog::Recover(fs_, dir_, ro, hash_key_, &segments_, &index_, &expiry_, &recovery_);
+  s = hashlog::Recover(fs_, dir_, ro, &hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;
   for (const auto& seg : segments_) log_.push_back(seg.get());
   RecountLogBytes();
+  // What a checkpoint would save the next open: the log its last one does not cover.
+  appended_ = recovery_.replayed_bytes;
   seq_ = recovery_.max_seq;
   if (options_.read_only) return Status::OK();  // no writer, no new segment
   next_file_number_ = recovery_.next_file_number;
@@ -150,6 +154,7 @@ Status Store::Reserve(size_t n, Location* loc) {
   *loc = MakeLocation(active_->slot(), static_cast<uint32_t>(active_->end));
   active_->end += n;
   log_bytes_ += n;
+  appended_ += n;
   return Status::OK();
 }
 
@@ -549,6 +554,7 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   failures_++;
   const bool resume = ev.status.code() != Status::kFailed;
   if (!resume) failed_ = ev.status;
+  rollbacks_++;
   std::vector<UndoEntry> undo;
   Segment* start = nullptr;
   uint64_t offset = 0;
@@ -578,6 +584,41 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   // predecessor, which is therefore still in the log (compaction takes none it may use).
   Segment* current = start->created() ? start : log_[log_.size() - 2];
   writer_->Resume(current);
+}
+
+Status Store::BeginCheckpoint(std::unique_ptr<CheckpointImage>* image, uint64_t* gen) {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  auto img = std::make_unique<CheckpointImage>();
+  // Owner thread: nothing changes the index or the segments' ends while this runs. Records
+  // still in a commit group are covered too; the sync requested below makes them durable
+  // before the file may be written.
+  s = BuildCheckpoint(hash_key_, seq_, log_, index_, expiry_, img.get());
+  if (!s.ok()) return s;
+  img->rollbacks = rollbacks_;
+  img->appended = appended_;
+  checkpoint_pause_ms_ = img->build_millis;
+  *gen = writer_->RequestSync();
+  *image = std::move(img);
+  return Status::OK();
+}
+
+Status Store::CheckCheckpoint(CheckpointImage* image) const {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  if (image->rollbacks != rollbacks_)
+    return Status::FromErrno("checkpoint", dir_ + " (a commit group failed while it was taken)", ECANCELED);
+  // A compaction may have retired (freed) a listed segment meanwhile: check before reading it.
+  for (size_t i = 0; i < image->segments.size(); i++) {
+    if (i >= log_.size() || log_[i] != image->segments[i])
+      return Status::FromErrno("checkpoint", dir_ + " (a compaction changed the log while it was taken)", ECANCELED);
+  }
+  FinishCheckpoint(image);
+  return Status::OK();
+}
+
+void Store::CheckpointWritten(const CheckpointImage& image) {
+  checkpoint_appended_ = std::max(checkpoint_appended_, image.appended);
 }
 
 Status Store::Close() {
@@ -661,6 +702,8 @@ StoreStats Store::Stats() const {
   st.index_bytes = index_.bytes();
   st.fsyncs = writer_ ? writer_->fsyncs() : 0;
   st.seq = seq_;
+  st.bytes_since_checkpoint = BytesSinceCheckpoint();
+  st.checkpoint_pause_ms = checkpoint_pause_ms_;
   return st;
 }
 

@@ -7,6 +7,7 @@
 #ifndef HASHLOG_NATIVE_STORE_H_
 #define HASHLOG_NATIVE_STORE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <atomic>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "checkpoint.h"
 #include "file.h"
 #include "compaction.h"
 #include "hash.h"
@@ -38,6 +40,7 @@ struct StoreOptions {
   uint64_t max_keys = 0;                  // 0 = no limit
   uint64_t max_disk_bytes = 0;            // 0 = no limit
   bool read_only = false;                 // change no file; writes fail with kReadOnly
+  bool use_checkpoint = true;             // load a valid CHECKPOINT at open
   RecoveryProgress* progress = nullptr;   // updated while Open recovers, if given
 };
 
@@ -58,6 +61,8 @@ struct StoreStats {
   uint64_t compactions = 0;          // jobs that completed
   uint64_t compacted_bytes_read = 0;  // record bytes of the segments they removed
   uint64_t compacted_bytes_written = 0;
+  uint64_t bytes_since_checkpoint = 0;  // log appended since the last checkpoint (or open without one)
+  double checkpoint_pause_ms = 0;       // how long the last checkpoint's snapshot held the owner thread
 };
 
 struct CompactOptions {
@@ -123,6 +128,20 @@ class Store {
   // Owner thread, for each FlushEvent. On failure rolls back every non-durable write and
   // sets [*reject_first, *reject_last] to the generations that failed (else both 0).
   void HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint64_t* reject_last);
+  // Checkpoints, step 1 (owner thread): snapshots the index and segment list into *image
+  // and requests an fdatasync of every record it covers; *gen is that sync's generation.
+  Status BeginCheckpoint(std::unique_ptr<CheckpointImage>* image, uint64_t* gen);
+  // Step 2 (owner thread), once *gen is reported synced: OK if the image may be written (no
+  // commit group failed since the snapshot, whose rollback would leave it naming records
+  // that never reached the disk). Then WriteCheckpoint(fs, dir(), image) off the thread.
+  // It also fills in what only the written bytes can say (FinishCheckpoint).
+  Status CheckCheckpoint(CheckpointImage* image) const;
+  // Step 3 (owner thread), after the file was written.
+  void CheckpointWritten(const CheckpointImage& image);
+  // Record bytes appended since the last checkpoint (or since an open that loaded none).
+  uint64_t BytesSinceCheckpoint() const { return appended_ - std::min(appended_, checkpoint_appended_); }
+  FileSystem* fs() const { return fs_; }
+  const std::string& dir() const { return dir_; }
   // Writes and syncs what is pending, stops the flush thread, unmaps, releases the lock.
   Status Close();
 
@@ -242,6 +261,10 @@ class Store {
   uint64_t last_gen_ = 0;  // the newest generation a record went into
   uint64_t log_bytes_ = 0;  // record bytes in every segment (for max_disk_bytes)
   int64_t clock_offset_ms_ = 0;
+  uint64_t appended_ = 0;             // record bytes reserved since open, never decreasing
+  uint64_t checkpoint_appended_ = 0;  // appended_ that the last checkpoint covers
+  uint64_t rollbacks_ = 0;            // failed commit events handled (checkpoints check it)
+  double checkpoint_pause_ms_ = 0;
   Status failed_;
   bool closed_ = false;
   mutable std::mutex read_only_mu_;

@@ -13,7 +13,7 @@ fi
 corpus=test/reliability/fuzz-corpus
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hashlog-fuzz.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-engine=(status crc32c hash file_posix file_faults log_format segment hash_index log_writer recovery lock_file compaction store store_compaction)
+engine=(status crc32c hash file_posix file_faults log_format segment hash_index log_writer recovery checkpoint lock_file compaction store store_compaction)
 srcs=(native/cc/fuzz_decoder.cc)
 for e in "${engine[@]}"; do srcs+=("native/$e.cc"); done
 clang++ -std=c++17 -g -O1 -pthread -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

@@ -18,6 +18,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   maxValueSize?: string;
+  checkpointBytes?: string;
   engine: string;
   replicaOf?: string;
   masterauth?: string;
@@ -49,9 +50,11 @@ async function serve(o: ServeOptions): Promise<void> {
     durability: o.durability as Durability,
     engine: o.engine as EngineChoice,
     ...(o.maxValueSize === undefined ? {} : { maxValueSize: int('--max-value-size', o.maxValueSize, 0) }),
+    ...(o.checkpointBytes === undefined ? {} : { checkpointBytes: int('--checkpoint-bytes', o.checkpointBytes, 0) }),
   });
   const r = db.recovery;
   log(`recovered ${db.size} keys from ${r.records} records in ${r.segments} segment(s) in ${Math.round(r.millis)} ms`
+    + (r.checkpoint === 'used' ? ` (from a checkpoint and the ${r.replayedBytes} bytes of log after it)` : ` (full scan: checkpoint ${r.checkpoint})`)
     + (r.discardedBytes > 0 ? ` (cut a torn tail of ${r.discardedBytes} bytes)` : ''));
   const server = createServer(db, {
     host: o.host,
@@ -99,6 +102,7 @@ export function registerServe(program: Command): void {
     .option('--max-clients <n>', 'most simultaneous clients', '10000')
     .option('--timeout <seconds>', 'close clients idle this long (0: never)', '0')
     .option('--max-value-size <bytes>', 'largest value accepted')
+    .option('--checkpoint-bytes <bytes>', 'write a checkpoint each time the log grows by this much (0: only at shutdown and SAVE)')
     .option('--engine <engine>', 'auto: native when the addon loads, else js; native; js', 'auto')
     .option('--replica-of <host:port>', 'start as a read-only replica of that primary (REPLICAOF at run time)')
     .option('--masterauth <password>', 'the primary\'s password for the replication link (or set HASHLOG_MASTERAUTH)')

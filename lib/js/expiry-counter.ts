@@ -31,6 +31,18 @@ export class ExpiryCounter {
     return this.expired;
   }
 
+  /** Checkpoints: fn(second, keys) per second not yet folded, then fn(0, keys already expired). */
+  forEachSecond(fn: (sec: number, n: number) => void): void {
+    for (const [sec, n] of this.pending) fn(sec, n);
+    if (this.expired !== 0) fn(0, this.expired);
+  }
+
+  /** Takes back a pair forEachSecond() reported. */
+  restore(sec: number, n: number): void {
+    if (sec === 0) this.expired += n;
+    else this.adjust(sec * 1000, n);
+  }
+
   clear(): void {
     this.pending.clear();
     this.heap = [];

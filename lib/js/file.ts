@@ -238,6 +238,15 @@ export class FileSystem {
     }
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      this.check('rename');
+      await fs.promises.rename(from, to);
+    } catch (e) {
+      throw ioError('rename', from, e);
+    }
+  }
+
   ftruncateSync(fd: number, size: number, path: string): void {
     try {
       this.check('ftruncate');

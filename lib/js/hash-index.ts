@@ -185,6 +185,18 @@ export class HashIndex {
     this.rebuild(log2);
   }
 
+  /** Calls fn(tag, offset, word) for every entry in bucket order (checkpoints); word = slot | extra << 16. */
+  forEachEntry(fn: (tag: number, offset: number, word: number) => void): void {
+    const { tags, offsets, words } = this;
+    for (let e = 0; e < tags.length; e++) if (tags[e] !== 0) fn(tags[e], offsets[e], words[e]);
+  }
+
+  /** Adds an entry as forEachEntry() reported it. REQUIRES: no entry for this key; room for it. */
+  insertWord(tag: number, offset: number, word: number): void {
+    this.place(tag, word, offset);
+    this.count++;
+  }
+
   /** Removes every entry (keeps the table). */
   clear(): void {
     this.tags.fill(0);

@@ -13,10 +13,23 @@ const rotl = (x: number, b: number): number => (x << b) | (x >>> (32 - b));
 export class Hasher {
   hi = 0;
   lo = 0;
-  private readonly k0: number;
-  private readonly k1: number;
+  private k0 = 0;
+  private k1 = 0;
 
   constructor(seed: Uint8Array = randomBytes(8)) {
+    this.setSeed(seed);
+  }
+
+  /** The 8-byte key (a checkpoint saves it: its tags were made with it). */
+  get seed(): Buffer {
+    const b = Buffer.alloc(8);
+    b.writeUInt32LE(this.k0, 0);
+    b.writeUInt32LE(this.k1, 4);
+    return b;
+  }
+
+  /** Rekeys the hash (open, before any key is hashed, when a checkpoint is loaded). */
+  setSeed(seed: Uint8Array): void {
     this.k0 = (seed[0] | (seed[1] << 8) | (seed[2] << 16) | (seed[3] << 24)) >>> 0;
     this.k1 = (seed[4] | (seed[5] << 8) | (seed[6] << 16) | (seed[7] << 24)) >>> 0;
   }

@@ -17,6 +17,7 @@ import {
   recordHasKey, readU32, readU64, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT,
 } from './log-format';
 import { failedError, LogWriter, type FlushEvent, type UndoEntry } from './log-writer';
+import { buildCheckpoint, finishCheckpoint, writeCheckpoint, type CheckpointImage } from './checkpoint';
 import { recover, type RecoveryReport } from './recovery';
 import { Segment } from './segment';
 
@@ -39,6 +40,7 @@ interface Options {
   maxKeys: number;
   maxDiskBytes: number;
   readOnly: boolean;
+  useCheckpoint: boolean;
 }
 
 interface BatchOp {
@@ -53,7 +55,7 @@ interface BatchOp {
 export class JsStore implements NativeStore {
   private readonly fs = new FileSystem();
   private readonly lock = new LockFile(this.fs);
-  private readonly hasher = new Hasher();
+  private readonly hasher = new Hasher(); // rekeyed by open when a checkpoint is loaded
   private readonly index = new HashIndex();
   private readonly expiry = new ExpiryCounter();
   private segments: Segment[] = [];
@@ -68,6 +70,11 @@ export class JsStore implements NativeStore {
   private lastGen = 0;
   private logBytes = 0;
   private clockOffsetMs = 0;
+  private appended = 0; // record bytes reserved since open, never decreasing
+  private checkpointAppended = 0; // `appended` that the last checkpoint covers
+  private rollbacks = 0; // failed commit events handled (checkpoints check it)
+  private checkpointPauseMs = 0;
+  private pendingCheckpoint: CheckpointImage | undefined;
   private failed: HashlogError | undefined;
   private opened = false;
   private closed = false;
@@ -103,10 +110,10 @@ export class JsStore implements NativeStore {
   // ---- open and close ----
 
   async open(dir: string, sync: boolean, flushIntervalMs: number, segmentSize: number, maxValueSize: number,
-    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean): Promise<void> {
+    repair: boolean, maxKeys: number, maxDiskBytes: number, readOnly: boolean, useCheckpoint = true): Promise<void> {
     if (this.opened || this.closed) throw invalid('store already opened');
     this.opened = true;
-    this.o = { sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly };
+    this.o = { sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly, useCheckpoint };
     this.dir = dir;
     try {
       if (readOnly) {
@@ -129,9 +136,10 @@ export class JsStore implements NativeStore {
   private async recover(): Promise<void> {
     const o = this.options;
     this.report = await recover(this.fs, this.dir,
-      { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize, progress: this.progress },
+      { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize, useCheckpoint: o.useCheckpoint, progress: this.progress },
       this.hasher, this.segments, this.index, this.expiry);
     for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
+    this.appended = this.report.replayedBytes;
     this.seq = this.report.maxSeq;
     if (o.readOnly) return; // no writer, no new segment
     this.nextFileNumber = this.report.nextFileNumber;
@@ -441,6 +449,7 @@ export class JsStore implements NativeStore {
     const off = active.end;
     active.end += n;
     this.logBytes += n;
+    this.appended += n;
     return off;
   }
 
@@ -669,6 +678,7 @@ export class JsStore implements NativeStore {
     if (ev.error !== undefined && !this.closed) {
       const resume = ev.error.code !== 'HASHLOG_FAILED';
       if (!resume) this.failed = ev.error;
+      this.rollbacks++;
       const rb = w.takeForRollback();
       first = rb.firstGen;
       last = rb.lastGen;
@@ -727,6 +737,8 @@ export class JsStore implements NativeStore {
       indexBytes: this.index.bytes,
       fsyncs: this.writer?.fsyncs ?? 0,
       seq: this.seq,
+      bytesSinceCheckpoint: this.bytesSinceCheckpoint(),
+      checkpointPauseMs: this.checkpointPauseMs,
     };
   }
 
@@ -740,7 +752,47 @@ export class JsStore implements NativeStore {
       discardedBytes: r.discardedBytes,
       dropped: [...r.dropped],
       millis: r.millis,
+      checkpoint: r.checkpoint,
+      checkpointEntries: r.checkpointEntries,
+      replayedBytes: r.replayedBytes,
     };
+  }
+
+  // ---- checkpoints (native Store::BeginCheckpoint and friends) ----
+
+  bytesSinceCheckpoint(): number {
+    return this.appended - Math.min(this.appended, this.checkpointAppended);
+  }
+
+  checkpointBegin(): number {
+    this.ready();
+    if (this.options.readOnly) throw new HashlogError('store is open read-only', 'HASHLOG_READONLY');
+    if (this.failed !== undefined) throw failedError(this.failed.cause as HashlogError);
+    const img = buildCheckpoint(this.fs, this.hasher.seed, this.seq, this.segments, this.index, this.expiry);
+    img.rollbacks = this.rollbacks;
+    img.appended = this.appended;
+    this.checkpointPauseMs = img.buildMillis;
+    this.pendingCheckpoint = img;
+    return this.flush();
+  }
+
+  async checkpointWrite(): Promise<void> {
+    this.ready();
+    const img = this.pendingCheckpoint;
+    this.pendingCheckpoint = undefined;
+    if (img === undefined) throw invalid('checkpointWrite() without checkpointBegin()');
+    if (this.failed !== undefined) throw failedError(this.failed.cause as HashlogError);
+    // A rolled-back group would leave the snapshot naming records that never reached the disk.
+    if (img.rollbacks !== this.rollbacks) {
+      throw new HashlogError(`checkpoint ${this.dir}: a commit group failed while it was taken`, 'HASHLOG_IO');
+    }
+    // The js engine has no thread to hand this to: the tail CRCs and the file's CRC run here,
+    // and count as part of the pause.
+    const t0 = performance.now();
+    finishCheckpoint(this.fs, img);
+    this.checkpointPauseMs = img.buildMillis + performance.now() - t0;
+    await writeCheckpoint(this.fs, this.dir, img);
+    this.checkpointAppended = Math.max(this.checkpointAppended, img.appended);
   }
 
   setFault(op?: FaultOp | 'read', afterCalls = 0, errno = 5, sticky = false): void {

@@ -6,6 +6,7 @@
 // larger than that), so open needs no RAM in proportion to the log; a key outside the window
 // is read back with pread when an overwrite must confirm it. Damage, which is rare, reads
 // the rest of the log whole.
+import path from 'node:path';
 import { HashlogError } from '../errors';
 import type { ExpiryCounter } from './expiry-counter';
 import type { FileSystem } from './file';
@@ -17,6 +18,7 @@ import {
   readU32, RecordHeader, recordHasKey, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT, type SegmentHeader,
 } from './log-format';
 import { Segment } from './segment';
+import { CHECKPOINT_TMP_NAME, loadCheckpoint, readCheckpoint } from './checkpoint';
 
 export interface RecoveryReport {
   segments: number;
@@ -27,12 +29,16 @@ export interface RecoveryReport {
   maxSeq: number;
   nextFileNumber: number;
   millis: number;
+  checkpoint: string; // 'used', or why the whole log was scanned
+  checkpointEntries: number;
+  replayedBytes: number; // record bytes the scan applied
 }
 
 export interface RecoveryOptions {
   repair: boolean;
   readOnly: boolean; // change no file: report a torn tail, do not cut it
   segmentSize: number;
+  useCheckpoint: boolean; // false: scan the whole log even with a valid CHECKPOINT
   /** Updated as the scan goes (native's RecoveryProgress): bytes scanned, bytes to scan. */
   progress?: { done: number; total: number };
 }
@@ -124,9 +130,9 @@ class Window {
 }
 
 // An upper bound of the keys a segment holds: its put records, by a walk of the headers.
-function countPuts(seg: Segment, w: Window): number {
+function countPuts(seg: Segment, w: Window, start: number): number {
   let count = 0;
-  for (let pos = SEGMENT_HEADER_SIZE; pos + RECORD_HEADER_SIZE <= seg.fileSize;) {
+  for (let pos = start; pos + RECORD_HEADER_SIZE <= seg.fileSize;) {
     const at = w.ensure(pos, RECORD_HEADER_SIZE);
     const type = w.buf[at + 4];
     const valueSize = readU32(w.buf, at + 12);
@@ -189,18 +195,18 @@ class Scanner {
    * Scans segment i; resolves to where its valid data stops. It yields to the event loop every
    * YIELD_BYTES, so a long open does not stall the process (native opens on the pool).
    */
-  async scan(i: number): Promise<number> {
+  async scan(i: number, start: number): Promise<number> {
     const seg = this.segments[i];
     const w = this.window.use(seg);
     this.slot = i;
     const size = seg.fileSize;
     try {
-      this.index.ensureRoomFor(countPuts(seg, w));
+      this.index.ensureRoomFor(countPuts(seg, w, start));
     } catch (e) {
       full(e);
     }
     const h = this.h;
-    let pos = SEGMENT_HEADER_SIZE;
+    let pos = start;
     let yieldAt = pos + YIELD_BYTES;
     while (pos < size) {
       if (pos >= yieldAt) {
@@ -225,7 +231,7 @@ class Scanner {
       if (next < 0) break; // pos is the end of the valid data
       pos = next;
     }
-    this.report.bytesScanned += size;
+    this.report.bytesScanned += Math.max(0, size - start);
     return Math.min(pos, size);
   }
 
@@ -374,11 +380,14 @@ export async function recover(fs: FileSystem, dir: string, options: RecoveryOpti
   const start = performance.now();
   const report: RecoveryReport = {
     segments: 0, records: 0, bytesScanned: 0, discardedBytes: 0, dropped: [], maxSeq: 0, nextFileNumber: 1, millis: 0,
+    checkpoint: 'none', checkpointEntries: 0, replayedBytes: 0,
   };
   const numbers: number[] = [];
   for (const name of fs.readdirSync(dir)) {
     const n = Segment.parseFileName(name);
     if (n !== undefined) numbers.push(n);
+    // A checkpoint write that never reached its rename: the old CHECKPOINT (if any) stands.
+    if (name === CHECKPOINT_TMP_NAME && !options.readOnly) fs.unlinkSync(path.join(dir, name));
   }
   numbers.sort((a, b) => a - b);
   if (numbers.length > 0xffff) throw new HashlogError(`too many segment files in ${dir}`, 'HASHLOG_NOT_SUPPORTED');
@@ -401,12 +410,35 @@ export async function recover(fs: FileSystem, dir: string, options: RecoveryOpti
       fs.syncDirSync(dir);
     }
   }
-  if (options.progress !== undefined) options.progress.total = segments.reduce((n, s) => n + s.fileSize, 0);
+  const starts = segments.map(() => SEGMENT_HEADER_SIZE);
+  // A repairing open wants every record's CRC checked: it never trusts a checkpoint.
+  const checkpoint = options.repair ? 'not used by a repairing open'
+    : !options.useCheckpoint ? 'not used (useCheckpoint: false)' : readCheckpoint(dir);
+  const why = typeof checkpoint === 'string' ? checkpoint : loadCheckpoint(fs, checkpoint, segments, index, expiry, starts);
+  if (why === undefined && typeof checkpoint !== 'string') {
+    hasher.setSeed(checkpoint.seed);
+    report.maxSeq = checkpoint.maxSeq;
+    report.checkpoint = 'used';
+    report.checkpointEntries = checkpoint.entryCount;
+  } else {
+    report.checkpoint = why ?? 'none';
+    // Undo whatever a checkpoint that failed a late check loaded.
+    index.init(0);
+    expiry.clear();
+    for (let i = 0; i < segments.length; i++) {
+      segments[i].liveBytes = 0;
+      starts[i] = SEGMENT_HEADER_SIZE;
+    }
+  }
+  if (options.progress !== undefined) {
+    options.progress.total = segments.reduce((n, s, i) => n + Math.max(0, s.fileSize - starts[i]), 0);
+  }
   const scanner = new Scanner(options, hasher, segments, index, expiry, report, fs);
   for (let i = 0; i < segments.length; i++) {
     const cur = segments[i];
-    const end = await scanner.scan(i);
+    const end = await scanner.scan(i, starts[i]);
     report.segments++;
+    report.replayedBytes += Math.max(0, end - starts[i]);
     // Cut garbage after the last good record; keep the newest segment's zero-filled space.
     const newest = i + 1 === segments.length;
     const last = newest ? scanner.lastNonZero(i, end) : cur.fileSize;

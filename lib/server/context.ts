@@ -51,6 +51,8 @@ export interface ServerApi {
   readonly stats: ServerStats;
   readonly startedAt: number;
   lastSave: number;
+  /** Whether the last SAVE/BGSAVE checkpoint succeeded (INFO rdb_last_bgsave_status). */
+  lastSaveOk: boolean;
   /** Why the store stopped accepting writes, if it did (fail-stop). */
   failure(): Error | undefined;
   sessions(): Iterable<Session>;

@@ -55,7 +55,10 @@ function fields(server: ServerApi, section: Section, version: string): [string, 
         ['hashlog_compacted_bytes_read', s.compactedBytesRead], ['hashlog_compacted_bytes_written', s.compactedBytesWritten],
         ['hashlog_segments', s.segments], ['hashlog_fsyncs', s.fsyncs], ['hashlog_seq', s.seq],
         ['hashlog_recovery_ms', r.millis], ['hashlog_recovery_records', r.records],
-        ['hashlog_recovery_discarded_bytes', r.discardedBytes]];
+        ['hashlog_recovery_discarded_bytes', r.discardedBytes], ['rdb_last_bgsave_status', server.lastSaveOk ? 'ok' : 'err'],
+        ['hashlog_recovery_checkpoint', r.checkpoint], ['hashlog_recovery_replayed_bytes', r.replayedBytes],
+        ['hashlog_bytes_since_checkpoint', s.bytesSinceCheckpoint],
+        ['hashlog_last_checkpoint_time', Math.floor(s.lastCheckpointAt / 1000)]];
     }
     case 'stats': {
       const st = server.stats;

@@ -53,6 +53,7 @@ export class Server implements ServerCore {
   readonly startedAt = Date.now();
   readonly table: Map<string, CommandSpec> = commandTable();
   lastSave = Date.now();
+  lastSaveOk = true;
   gate: Promise<unknown> | undefined;
   readonly replication: Replication;
   private readonly replicaOf: { host: string; port: number } | undefined;

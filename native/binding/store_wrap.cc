@@ -102,6 +102,44 @@ class ReadBatchWorker : public Napi::AsyncWorker {
   std::vector<StoreWrap::AsyncRead> reads_;
 };
 
+// Writes a checkpoint file on the libuv pool: serialising 10M keys is ~120 MB of I/O
+// that must not hold up GETs on the JavaScript thread.
+class CheckpointWorker : public Napi::AsyncWorker {
+ public:
+  CheckpointWorker(Napi::Env env, StoreWrap* wrap, FileSystem* fs, std::string dir,
+                   std::unique_ptr<CheckpointImage> image)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        wrap_(wrap),
+        fs_(fs),
+        self_(Napi::Persistent(wrap->Value())),
+        dir_(std::move(dir)),
+        image_(std::move(image)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override { status_ = WriteCheckpoint(fs_, dir_, *image_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(StatusToError(env, status_));
+      return;
+    }
+    if (wrap_->store() != nullptr) wrap_->store()->CheckpointWritten(*image_);
+    deferred_.Resolve(env.Undefined());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  StoreWrap* wrap_;
+  FileSystem* fs_;               // owned by the wrap, which self_ keeps alive
+  Napi::ObjectReference self_;
+  std::string dir_;
+  std::unique_ptr<CheckpointImage> image_;
+  Status status_;
+};
+
 uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
 double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
 
@@ -144,6 +182,9 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_CompactRetire>("compactRetire"),
                          InstanceMethod<&StoreWrap::JS_CompactAbort>("compactAbort"),
                          InstanceMethod<&StoreWrap::JS_RollSegment>("rollSegment"),
+                         InstanceMethod<&StoreWrap::JS_CheckpointBegin>("checkpointBegin"),
+                         InstanceMethod<&StoreWrap::JS_CheckpointWrite>("checkpointWrite"),
+                         InstanceMethod<&StoreWrap::JS_BytesSinceCheckpoint>("bytesSinceCheckpoint"),
                      });
 }
 
@@ -226,7 +267,8 @@ Slice StoreWrap::Key(const Napi::CallbackInfo& info) const {
   return Slice(key_buf_, n <= key_cap_ ? n : key_cap_);
 }
 
-// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly)
+// open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly,
+//      useCheckpoint)
 Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (store_ || opening_ || closed_) return ThrowStatus(env, Status::InvalidArgument("store already opened"));
@@ -239,6 +281,7 @@ Napi::Value StoreWrap::JS_Open(const Napi::CallbackInfo& info) {
   o.max_keys = static_cast<uint64_t>(F64(info[6]));
   o.max_disk_bytes = static_cast<uint64_t>(F64(info[7]));
   o.read_only = info[8].ToBoolean();
+  o.use_checkpoint = info.Length() < 10 || info[9].ToBoolean();
   o.progress = &progress_;
   opening_ = true;
   auto* worker = new OpenWorker(env, this, fs_.get(), info[0].As<Napi::String>().Utf8Value(), o, channel_);
@@ -364,6 +407,8 @@ Napi::Value StoreWrap::JS_Stats(const Napi::CallbackInfo& info) {
   o.Set("compactions", static_cast<double>(st.compactions));
   o.Set("compactedBytesRead", static_cast<double>(st.compacted_bytes_read));
   o.Set("compactedBytesWritten", static_cast<double>(st.compacted_bytes_written));
+  o.Set("bytesSinceCheckpoint", static_cast<double>(st.bytes_since_checkpoint));
+  o.Set("checkpointPauseMs", st.checkpoint_pause_ms);
   return o;
 }
 
@@ -389,6 +434,9 @@ Napi::Value StoreWrap::JS_Recovery(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < r.dropped.size(); i++) dropped.Set(static_cast<uint32_t>(i), r.dropped[i]);
   o.Set("dropped", dropped);
   o.Set("millis", r.millis);
+  o.Set("checkpoint", r.checkpoint);
+  o.Set("checkpointEntries", static_cast<double>(r.checkpoint_entries));
+  o.Set("replayedBytes", static_cast<double>(r.replayed_bytes));
   return o;
 }
 
@@ -562,6 +610,42 @@ Napi::Value StoreWrap::JS_Size(const Napi::CallbackInfo& info) {
 Napi::Value StoreWrap::JS_SetClockOffset(const Napi::CallbackInfo& info) {
   if (store_ && !closed_) store_->SetClockOffsetForTesting(static_cast<int64_t>(F64(info[0])));
   return info.Env().Undefined();
+}
+
+}  // namespace hashlog
+
+namespace hashlog {
+
+// checkpointBegin(): snapshots the store for a checkpoint; returns the generation whose
+// fdatasync must be reported before checkpointWrite() (lib/store.ts waits for it).
+Napi::Value StoreWrap::JS_CheckpointBegin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  uint64_t gen = 0;
+  Status s = store_->BeginCheckpoint(&checkpoint_, &gen);
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(gen));
+}
+
+// checkpointWrite(): Promise<void>; writes the snapshot of checkpointBegin() on the pool.
+Napi::Value StoreWrap::JS_CheckpointWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  if (!checkpoint_) return ThrowStatus(env, Status::InvalidArgument("checkpointWrite() without checkpointBegin()"));
+  std::unique_ptr<CheckpointImage> image = std::move(checkpoint_);
+  Status s = store_->CheckCheckpoint(image.get());
+  if (!s.ok()) return ThrowStatus(env, s);
+  auto* worker = new CheckpointWorker(env, this, fs_.get(), store_->dir(), std::move(image));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// bytesSinceCheckpoint(): what the background checkpoint policy reads after each commit.
+Napi::Value StoreWrap::JS_BytesSinceCheckpoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!store_ || closed_) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, static_cast<double>(store_->BytesSinceCheckpoint()));
 }
 
 }  // namespace hashlog

@@ -98,6 +98,9 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_CompactRetire(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactAbort(const Napi::CallbackInfo& info);
   Napi::Value JS_RollSegment(const Napi::CallbackInfo& info);
+  Napi::Value JS_CheckpointBegin(const Napi::CallbackInfo& info);
+  Napi::Value JS_CheckpointWrite(const Napi::CallbackInfo& info);
+  Napi::Value JS_BytesSinceCheckpoint(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);
@@ -134,6 +137,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   bool closed_ = false;
   napi_env env_ = nullptr;
   bool hook_registered_ = false;
+  // The snapshot between checkpointBegin() and checkpointWrite().
+  std::unique_ptr<CheckpointImage> checkpoint_;
   // Written by the open worker's recovery, read by recoveryProgress() on the JS thread.
   RecoveryProgress progress_;
 };

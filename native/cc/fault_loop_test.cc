@@ -51,6 +51,7 @@ struct Totals {
   uint64_t fail_stops = 0;
   uint64_t acked_checked = 0;
   uint64_t resumable_syncs = 0;
+  uint64_t checkpoint_failures = 0;
 };
 
 bool ExpectedCode(Status::Code c) {
@@ -80,6 +81,9 @@ uint64_t RunOne(bool sync, const std::string& op_name, int err, bool sticky, uin
     WorkloadOptions pre = wo;
     pre.ops = 10;
     d.Run(pre, &rng);
+    // A checkpoint, so that the faulty open loads one (and later ones replace it).
+    WL_CHECK(d.Checkpoint().ok(), where + ": setup checkpoint");
+    d.Run(pre, &rng);
     WL_CHECK(d.Close().ok(), where + ": setup close");
     history = d.ops();
   }
@@ -95,7 +99,17 @@ uint64_t RunOne(bool sync, const std::string& op_name, int err, bool sticky, uin
     WL_CHECK(err != ENOSPC || s.code() == Status::kNoSpace, where + ": ENOSPC surfaced as " + s.message());
   } else {
     bool failed_stop = false;
+    int bursts = 0;
     d.Run(wo, &rng, [&] {
+      // A checkpoint every few bursts, so the faults reach its calls too: it may fail with
+      // any expected code (the old checkpoint stays), never take the store down by itself.
+      if (++bursts % 4 == 0 && d.store()->failure().ok()) {
+        Status c = d.Checkpoint();
+        if (!c.ok()) {
+          totals->checkpoint_failures++;
+          WL_CHECK(ExpectedCode(c.code()) || c.err() == ECANCELED, where + ": checkpoint: " + c.message());
+        }
+      }
       // Space comes back (or the transient error is over) once the workload has seen it.
       if (!d.async_errors().empty() || !d.sync_errors().empty()) faulty.Disarm();
     });
@@ -177,10 +191,11 @@ int main(int argc, char** argv) {
   RemoveTree(scratch + "/store");
   std::printf(
       "ok runs=%llu faults_injected=%llu open_failures=%llu no_space=%llu io_errors=%llu fail_stops=%llu "
-      "resumable_sync_failures=%llu acked_ops_checked=%llu lost=0\n",
+      "resumable_sync_failures=%llu checkpoint_failures=%llu acked_ops_checked=%llu lost=0\n",
       static_cast<unsigned long long>(totals.runs), static_cast<unsigned long long>(totals.injected),
       static_cast<unsigned long long>(totals.open_failures), static_cast<unsigned long long>(totals.no_space),
       static_cast<unsigned long long>(totals.io_errors), static_cast<unsigned long long>(totals.fail_stops),
-      static_cast<unsigned long long>(totals.resumable_syncs), static_cast<unsigned long long>(totals.acked_checked));
+      static_cast<unsigned long long>(totals.resumable_syncs),
+      static_cast<unsigned long long>(totals.checkpoint_failures), static_cast<unsigned long long>(totals.acked_checked));
   return 0;
 }

@@ -35,6 +35,7 @@ struct Totals {
   uint64_t half_batches_after_repair = 0;
   uint64_t second_crash_states = 0;
   uint64_t compactions = 0;
+  uint64_t from_checkpoint = 0;  // states whose open loaded a CHECKPOINT
 };
 
 StoreOptions Options(bool sync) {
@@ -72,6 +73,7 @@ std::unique_ptr<Store> OpenAndCheck(const std::string& dir, const std::vector<Op
   // strictly either way.
   CheckAgainstHistory(store.get(), ops, keys, at, where, repaired ? &totals->half_batches_after_repair : nullptr);
   totals->states++;
+  totals->from_checkpoint += store->recovery().checkpoint == "used";
   for (const Op& op : ops) totals->ops_checked += op.fate == Op::kAcked && op.acked_at <= at;
   return store;
 }
@@ -179,10 +181,16 @@ void RunOne(uint64_t seed, int random_states, const std::string& scratch, Totals
     Status s = d.Open();
     WL_CHECK(s.ok(), "open: " + s.message());
     // Half the workloads compact now and then between bursts, so that crash states fall in
-    // every step of a job (copy, rename, directory sync, each delete).
+    // every step of a job (copy, rename, directory sync, each delete). Checkpoints now and
+    // then too: states with a CHECKPOINT (old, new, or a CHECKPOINT.tmp cut short) must
+    // recover the same acknowledged history.
     const bool compacting = seed % 2 == 0;
     d.Run(wo, &rng, [&] {
       if (compacting && rng() % 4 == 0) WL_CHECK(d.Compact().ok(), "compaction failed");
+      if (rng() % 3 == 0) {
+        Status c = d.Checkpoint();
+        WL_CHECK(c.ok(), "checkpoint: " + c.message());
+      }
     });
     WL_CHECK(d.sync_errors().empty() && d.async_errors().empty(), "the workload itself failed");
     totals->compactions += d.compactions();
@@ -236,12 +244,13 @@ int main(int argc, char** argv) {
   const std::string scratch = argv[4];
   Totals totals;
   for (uint64_t s = seed; s < seed + seeds; s++) RunOne(s, random_states, scratch, &totals);
-  std::printf("ok workloads=%llu boundaries=%llu states=%llu acked_ops_checked=%llu needed_repair=%llu half_batches_after_repair=%llu second_crash_states=%llu compactions=%llu lost=0\n",
+  std::printf("ok workloads=%llu boundaries=%llu states=%llu acked_ops_checked=%llu needed_repair=%llu half_batches_after_repair=%llu second_crash_states=%llu compactions=%llu from_checkpoint=%llu lost=0\n",
               static_cast<unsigned long long>(totals.workloads), static_cast<unsigned long long>(totals.boundaries),
               static_cast<unsigned long long>(totals.states), static_cast<unsigned long long>(totals.ops_checked),
               static_cast<unsigned long long>(totals.needed_repair),
               static_cast<unsigned long long>(totals.half_batches_after_repair),
               static_cast<unsigned long long>(totals.second_crash_states),
-              static_cast<unsigned long long>(totals.compactions));
+              static_cast<unsigned long long>(totals.compactions),
+              static_cast<unsigned long long>(totals.from_checkpoint));
   return 0;
 }

@@ -207,6 +207,24 @@ class Driver {
     }
   }
 
+  // Writes a checkpoint the way lib/store.ts does: snapshot, wait until the sync that
+  // covers it is reported (a failed commit event abandons it), check, write.
+  Status Checkpoint() {
+    std::unique_ptr<CheckpointImage> image;
+    uint64_t gen = 0;
+    Status s = store_->BeginCheckpoint(&image, &gen);
+    if (!s.ok()) return s;
+    const size_t errors = async_errors_.size();
+    Track(gen);
+    Settle();
+    if (async_errors_.size() != errors) return async_errors_.back();
+    s = store_->CheckCheckpoint(image.get());
+    if (!s.ok()) return s;
+    s = WriteCheckpoint(fs_, dir_, *image);
+    if (s.ok()) store_->CheckpointWritten(*image);
+    return s;
+  }
+
   Status Close() {
     Status s = store_ ? store_->Close() : Status::OK();
     store_.reset();

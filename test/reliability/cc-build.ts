@@ -21,6 +21,7 @@ export const ENGINE_SOURCES = [
   'hash_index.cc',
   'log_writer.cc',
   'recovery.cc',
+  'checkpoint.cc',
   'lock_file.cc',
   'compaction.cc',
   'store_compaction.cc',

@@ -112,6 +112,9 @@ describe('hashlog directory commands', () => {
     expect(got).toMatchObject({ status: 0, stdout: 'hello' });
     const stats = JSON.parse(hashlog(['stats', dir]).stdout) as { keys: number; engine: string };
     expect(stats).toMatchObject({ keys: 1, engine: 'native' });
+    // The put's close wrote a checkpoint: stats (a read-only open) loaded it and replayed nothing.
+    expect(stats).toMatchObject({ recovery: { checkpoint: 'used', replayedBytes: 0 } });
+    expect(typeof (stats as unknown as { recovery: { millis: number } }).recovery.millis).toBe('number');
     expect(hashlog(['del', dir, 'greeting']).status).toBe(0);
     expect(hashlog(['del', dir, 'greeting']).status).toBe(1);
     const missing = hashlog(['get', dir, 'greeting']);

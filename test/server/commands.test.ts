@@ -2,6 +2,7 @@
 // replies, reply types and Redis's error texts.
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
 import path from 'node:path';
 import { open } from '../../lib/store';
 import { tmpdir } from '../helpers/tmpdir';
@@ -311,6 +312,18 @@ describe('connection and server commands', () => {
     expect(await r.save()).toBe('OK');
     expect(await r.bgsave()).toBe('Background saving started');
     expect(Math.abs(Number(await r.lastsave()) - Date.now() / 1000)).toBeLessThan(60);
+  });
+
+  it('SAVE writes a checkpoint before it replies, and INFO persistence reports it', async () => {
+    await r.set('saved', 'yes');
+    expect(t.db.stats().bytesSinceCheckpoint).toBeGreaterThan(0);
+    expect(await r.save()).toBe('OK');
+    expect(fs.existsSync(path.join(t.dir, 'CHECKPOINT'))).toBe(true);
+    expect(t.db.stats().bytesSinceCheckpoint).toBe(0);
+    const info = await r.info('persistence');
+    expect(info).toMatch(/hashlog_bytes_since_checkpoint:0\r\n/);
+    expect(info).toMatch(/rdb_last_bgsave_status:ok\r\n/);
+    expect(info).toMatch(/hashlog_recovery_checkpoint:none\r\n/);
   });
 
   it('HASHLOG.BACKUP copies the store into a new directory, and refuses a non-empty one', async () => {

@@ -86,13 +86,23 @@ function commandCmd(table: () => Map<string, CommandSpec>) {
   };
 }
 
-// SAVE and BGSAVE: everything written is fdatasynced (checkpoints arrive with compaction).
+// SAVE and BGSAVE write a checkpoint (Store#checkpoint(): the index and segment list, so a
+// restart replays only the log after it). SAVE replies once it is durable; BGSAVE at once,
+// like Redis, and logs a failure.
 function save(background: boolean) {
-  return (ctx: Context): Promise<unknown> => {
+  return (ctx: Context): Promise<unknown> | undefined => {
     ctx.w.simple(background ? 'Background saving started' : 'OK');
-    return ctx.ks.store.flush().then(() => {
-      ctx.server.lastSave = Date.now();
+    const server = ctx.server;
+    const done = ctx.ks.store.checkpoint().then(() => {
+      server.lastSave = Date.now();
+      server.lastSaveOk = true;
+    }, (e: unknown) => {
+      server.lastSaveOk = false;
+      throw e;
     });
+    if (!background) return done;
+    done.catch((e: unknown) => server.log(`background checkpoint failed: ${(e as Error).message}`));
+    return undefined;
   };
 }
 
