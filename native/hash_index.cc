@@ -191,24 +191,20 @@ void HashIndex::Migrate(uint64_t buckets) {
   }
 }
 
-void HashIndex::MaybeShrink(uint64_t more) {
+void HashIndex::MaybeShrink() {
   const int log2 = Log2Of(cur_);
-  if (migrating() || log2 <= kMinLog2 || (count_ + more) * kShrinkDen >= max_count_) return;
+  if (migrating() || log2 <= kMinLog2 || count_ * kShrinkDen >= max_count_) return;
   // Room for twice the entries: the load lands in (7/32, 7/16], far from both triggers.
-  const int target = std::max(Log2For(2 * (count_ + more)), log2 - kMaxShrinkLog2);
+  const int target = std::max(Log2For(2 * count_), log2 - kMaxShrinkLog2);
   if (target >= log2) return;
   (void)BeginMigration(target);  // out of memory: keep the big table, which still works
 }
 
 Status HashIndex::EnsureRoomFor(uint64_t more) {
   Migrate(SaturatingMul(step_, more));
-  if (count_ + more <= max_count_) {
-    if (!migrating()) {
-      MaybeShrink(more);
-      Migrate(SaturatingMul(step_, more));  // this reservation pays its share of a new shrink
-    }
-    return Status::OK();
-  }
+  // No shrink starts here: recovery reserves one entry at a time into a table sized for
+  // every put record, which would look far too big until the end. Deletes start shrinks.
+  if (count_ + more <= max_count_) return Status::OK();
   const int log2 = std::max(Log2Of(cur_) + 1, Log2For(count_ + more));
   if (log2 > kMaxLog2 || (uint64_t{1} << log2) * kWays < count_ + more) return Status::Full("index is at its maximum size");
   Status s = BeginMigration(log2);
@@ -221,7 +217,7 @@ void HashIndex::Step() {
   if (migrating())
     Migrate(step_);
   else
-    MaybeShrink(0);
+    MaybeShrink();
 }
 
 void HashIndex::Clear() {

@@ -98,8 +98,8 @@ class HashIndex {
   // more entry would pass the load threshold. Invalidates Refs.
   Status EnsureRoomForOneMore() { return EnsureRoomFor(1); }
   // Room for `more` inserts, none of which can then fail: advances a migration in progress
-  // by `more` steps (finishing it if that many would), grows if needed, and starts a shrink
-  // when the table is far too big. Invalidates Refs.
+  // by `more` steps (finishing it if that many would) and grows if needed (starting a
+  // migration that this call already advances by `more` steps). Invalidates Refs.
   Status EnsureRoomFor(uint64_t more);
   // One migration step, or the start of a shrink when entries fell far below capacity: for
   // deletes, which reserve no room. Call it outside locks (it may allocate or unmap), not
@@ -177,9 +177,9 @@ class HashIndex {
   // the cursor reaches its end.
   void Migrate(uint64_t buckets);
   void FinishMigration() { Migrate(~uint64_t{0}); }
-  // Starts a shrink when entries (plus `more` to come) are under 1/kShrinkDen of the
-  // threshold. Allocation failure leaves the big table, which still works.
-  void MaybeShrink(uint64_t more);
+  // Starts a shrink when entries are under 1/kShrinkDen of the threshold. Allocation
+  // failure leaves the big table, which still works.
+  void MaybeShrink();
   static void BeginWrite(Bucket* b) { __atomic_store_n(&b->version, b->version + 1, __ATOMIC_RELAXED); __atomic_thread_fence(__ATOMIC_RELEASE); }
   static void EndWrite(Bucket* b) { __atomic_store_n(&b->version, b->version + 1, __ATOMIC_RELEASE); }
 

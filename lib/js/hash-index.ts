@@ -308,12 +308,13 @@ export class HashIndex {
     }
   }
 
-  // Starts a shrink when entries (plus `more` to come) are under 1/SHRINK_DEN of the
-  // threshold. Out of memory leaves the big table, which still works.
-  private maybeShrink(more: number): void {
+  // Starts a shrink when entries are under 1/SHRINK_DEN of the threshold. Out of memory
+  // leaves the big table, which still works.
+  private maybeShrink(): void {
     const log2 = this.cur.log2;
-    if (this.old !== null || log2 <= MIN_LOG2 || (this.count + more) * SHRINK_DEN >= this.maxCount) return;
-    const target = Math.max(log2For(2 * (this.count + more)), log2 - MAX_SHRINK_LOG2);
+    if (this.old !== null || log2 <= MIN_LOG2 || this.count * SHRINK_DEN >= this.maxCount) return;
+    // Room for twice the entries: the load lands in (7/32, 7/16], far from both triggers.
+    const target = Math.max(log2For(2 * this.count), log2 - MAX_SHRINK_LOG2);
     if (target >= log2) return;
     try {
       this.beginMigration(target);
@@ -324,18 +325,14 @@ export class HashIndex {
 
   /**
    * Room for `more` inserts, none of which can then fail: advances a migration in progress
-   * by `more` steps, grows if needed (starting a migration), or starts a shrink. Throws
+   * by `more` steps and grows if needed (starting a migration). Throws
    * IndexFullError when the table cannot grow. Invalidates handles.
    */
   ensureRoomFor(more: number): void {
     this.migrate(this.stepBuckets * more);
-    if (this.count + more <= this.maxCount) {
-      if (this.old === null) {
-        this.maybeShrink(more);
-        this.migrate(this.stepBuckets * more); // this reservation pays its share of a shrink
-      }
-      return;
-    }
+    // No shrink starts here: recovery reserves one entry at a time into a table sized for
+    // every put record, which would look far too big until the end. Deletes start shrinks.
+    if (this.count + more <= this.maxCount) return;
     const log2 = Math.max(log2For(this.count + more), this.cur.log2 + 1);
     if (log2 > MAX_LOG2 || 2 ** log2 * WAYS < this.count + more) throw new IndexFullError('index is at its maximum size');
     try {
@@ -350,7 +347,7 @@ export class HashIndex {
   /** One migration step, or the start of a shrink: for deletes, before their lookup. */
   step(): void {
     if (this.old !== null) this.migrate(this.stepBuckets);
-    else this.maybeShrink(0);
+    else this.maybeShrink();
   }
 
   /** Removes every entry (keeps the new table of a migration, drops the old one). */

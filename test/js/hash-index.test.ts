@@ -241,6 +241,17 @@ describe('HashIndex (js engine) incremental resize', () => {
     expect(index.migrating).toBe(false);
   });
 
+  it('does not shrink a table presized for recovery while it is filled one entry at a time', () => {
+    const index = new HashIndex(100_000);
+    const buckets = index.bucketCount;
+    for (let i = 1; i <= 100; i++) {
+      index.ensureRoomFor(1);
+      index.insert(i << 20, 0, 1, i * 32);
+    }
+    expect(index.bucketCount).toBe(buckets);
+    expect(index.migrating).toBe(false);
+  });
+
   it('keeps entries homed at the last bucket (runs that wrap) findable through a migration', () => {
     const index = new HashIndex(0);
     const live = new Map<number, Entry>();
