@@ -119,7 +119,7 @@ class HashIndex {
   void ForEachEntry(Fn&& fn) const;
   // Finishes any migration and rebuilds at once into the smallest table that holds the
   // entries when it is under a quarter full (after recovery sized it for every record of a
-  // log with many overwrites, and after clear()). Pauses for O(entries): open and clear only.
+  // log with many overwrites, and after clear()). Pauses for O(buckets): open and clear only.
   Status ShrinkToFit();
 
   // Hints the CPU to load the bucket for `hash` (used to overlap batched lookups).
