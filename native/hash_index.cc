@@ -152,14 +152,81 @@ Status HashIndex::BeginMigration(int log2) {
   return Status::OK();
 }
 
-void HashIndex::Migrate(uint64_t buckets) {
-  if (!migrating()) return;
+// The entries homed in [cursor_, end) sit at or after their home, within the run of full
+// buckets that follows it (wrapping at the end, as ForEachInTagRange walks): the stretch of
+// scan positions i (bucket i & mask) from the cursor on past `end` while buckets are full.
+// Returns the position after the stretch.
+uint64_t HashIndex::StretchEnd(uint64_t end) const {
   const uint64_t nb = old_.count();
-  const uint64_t end = nb - cursor_ <= buckets ? nb : cursor_ + buckets;
-  // The entries homed in [cursor_, end) sit at or after their home, within the run of full
-  // buckets that follows it (wrapping at the end, as ForEachInTagRange walks). Each is put
-  // in the new table, then erased from the old with the back-shift, so the old table stays
-  // valid on its own (a lookup there still stops at the first bucket with an empty entry).
+  bool prev_full = true;
+  uint64_t i = cursor_;
+  for (; (i < end || prev_full) && i - cursor_ < nb; i++) {
+    const Bucket& bucket = old_.buckets[i & old_.mask];
+    prev_full = true;
+    for (int w = 0; w < kWays; w++) prev_full = prev_full && bucket.tags[w] != 0;
+  }
+  return i;
+}
+
+void HashIndex::MoveRangeByReinsertion(uint64_t end, uint64_t stretch_end) {
+  const uint64_t mask = old_.mask;
+  // Each entry homed in [cursor_, end) goes to the new table; every other entry of the
+  // stretch moves back to the first free way from its home if one opened up in an earlier
+  // bucket (deletion by re-insertion of the rest of the run, Knuth 6.4 Algorithm R). One
+  // pass, O(stretch); the old table stays valid on its own. REQUIRES: the stretch ends
+  // before the last bucket (stretch_end < buckets), so it ends at a bucket that was not full
+  // (nothing after it relies on the stretch) and never empties a bucket on which an entry
+  // homed near the end and wrapped into the stretch relies ([home, buckets), [0, cursor_)).
+  // `hole_lo`: every bucket at positions [cursor_, hole_lo) is full.
+  uint64_t hole_lo = cursor_;
+  for (uint64_t i = cursor_; i < stretch_end; i++) {
+    Bucket* bucket = &old_.buckets[i & mask];
+    for (int w = 0; w < kWays; w++) {
+      const uint32_t t = bucket->tags[w];
+      if (t == 0) continue;
+      const uint64_t home = old_.Home(t);
+      const uint64_t word = bucket->words[w];
+      if (home >= cursor_ && home < end) {
+        cur_.Place(t, word);
+      } else {
+        // home >= cursor_ (older homes were migrated). One past i wrapped from the end: it
+        // relies on [home, buckets) and [0, cursor_), outside the stretch and untouched, so
+        // it may move back as far as the cursor.
+        const uint64_t from = std::max(home > i ? cursor_ : home, hole_lo);
+        Bucket* to = nullptr;
+        int to_way = 0;
+        for (uint64_t j = from; j < i && to == nullptr; j++) {
+          Bucket* b = &old_.buckets[j & mask];
+          for (int v = 0; v < kWays && to == nullptr; v++) {
+            if (b->tags[v] == 0) {
+              to = b;
+              to_way = v;
+              if (from == hole_lo) hole_lo = j;
+            }
+          }
+        }
+        if (to == nullptr) {
+          if (from == hole_lo) hole_lo = i;
+          continue;  // no free way before it: it stays
+        }
+        // Written at its new place before it leaves the old one.
+        BeginWrite(to);
+        to->words[to_way] = word;
+        to->tags[to_way] = t;
+        EndWrite(to);
+      }
+      BeginWrite(bucket);
+      bucket->tags[w] = 0;
+      bucket->words[w] = 0;
+      EndWrite(bucket);
+    }
+  }
+}
+
+void HashIndex::MoveRangeByErase(uint64_t end) {
+  const uint64_t nb = old_.count();
+  // Each entry homed in range goes to the new table and is erased from the old with the
+  // back-shift: correct for a stretch that wraps all the way round, at O(run) per entry.
   bool prev_full = true;
   for (uint64_t i = cursor_; i < end || prev_full; i++) {
     if (i - cursor_ >= nb) break;  // a full circle
@@ -184,6 +251,20 @@ void HashIndex::Migrate(uint64_t buckets) {
     }
     prev_full = full;
   }
+}
+
+void HashIndex::Migrate(uint64_t buckets) {
+  if (!migrating()) return;
+  const uint64_t nb = old_.count();
+  const uint64_t end = nb - cursor_ <= buckets ? nb : cursor_ + buckets;
+  // A stretch that reaches the last bucket (the last step, or a run longer than the buckets
+  // already migrated) may hold entries homed near the end that rely on buckets the pass
+  // would empty later: rare, and then the slower erase keeps it simple.
+  const uint64_t stretch_end = StretchEnd(end);
+  if (stretch_end < nb)
+    MoveRangeByReinsertion(end, stretch_end);
+  else
+    MoveRangeByErase(end);
   cursor_ = end;
   if (cursor_ == nb) {
     Free(&old_);

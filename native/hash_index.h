@@ -176,6 +176,9 @@ class HashIndex {
   // Migrates the entries of the next `buckets` old home buckets; frees the old table when
   // the cursor reaches its end.
   void Migrate(uint64_t buckets);
+  uint64_t StretchEnd(uint64_t end) const;
+  void MoveRangeByReinsertion(uint64_t end, uint64_t stretch_end);
+  void MoveRangeByErase(uint64_t end);
   void FinishMigration() { Migrate(~uint64_t{0}); }
   // Starts a shrink when entries are under 1/kShrinkDen of the threshold. Allocation
   // failure leaves the big table, which still works.

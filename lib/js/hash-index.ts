@@ -265,18 +265,86 @@ export class HashIndex {
   }
 
   // Migrates the entries of the next `buckets` old home buckets; drops the old table when
-  // the cursor reaches its end.
+  // the cursor reaches its end. Native Migrate has the reasoning.
   private migrate(buckets: number): void {
     const old = this.old;
     if (old === null) return;
+    const nb = old.buckets;
+    const end = nb - this.cursor <= buckets ? nb : this.cursor + buckets;
+    // The stretch that holds the entries homed in [cursor, end): on past `end` while the
+    // run of full buckets continues. One that reaches the last bucket may hold entries homed
+    // near the end that rely on buckets the pass would empty later: then erase one by one.
+    const stretchEnd = this.stretchEnd(old, end);
+    if (stretchEnd < nb) this.moveByReinsertion(old, end, stretchEnd);
+    else this.moveByErase(old, end);
+    this.cursor = end;
+    if (end === nb) {
+      this.old = null;
+      this.cursor = 0;
+    }
+  }
+
+  private stretchEnd(old: Table, end: number): number {
+    const start = this.cursor;
+    let prevFull = true;
+    let i = start;
+    for (; (i < end || prevFull) && i - start < old.buckets; i++) {
+      const base = (i & old.mask) * WAYS;
+      prevFull = true;
+      for (let e = base; e < base + WAYS; e++) if (old.tags[e] === 0) prevFull = false;
+    }
+    return i;
+  }
+
+  // Entries homed in range go to the new table; every other entry of the stretch moves back
+  // to the first free entry from its home if one opened up in an earlier bucket (deletion by
+  // re-insertion, Knuth 6.4 R): one pass. REQUIRES: stretchEnd < buckets (native).
+  private moveByReinsertion(old: Table, end: number, stretchEnd: number): void {
+    const cur = this.cur;
+    const start = this.cursor;
+    const { tags, words, offsets } = old;
+    let holeLo = start; // every bucket in [start, holeLo) is full
+    for (let i = start; i < stretchEnd; i++) {
+      const base = i * WAYS; // i < buckets: no wrap
+      for (let e = base; e < base + WAYS; e++) {
+        const t = tags[e];
+        if (t === 0) continue;
+        const home = old.home(t);
+        if (home >= start && home < end) {
+          cur.place(t, words[e], offsets[e]);
+        } else {
+          // One homed past i wrapped from the end: it may move back as far as the cursor.
+          const from = Math.max(home > i ? start : home, holeLo);
+          let to = -1;
+          for (let j = from; j < i && to < 0; j++) {
+            for (let f = j * WAYS; f < j * WAYS + WAYS; f++) {
+              if (tags[f] === 0) {
+                to = f;
+                if (from === holeLo) holeLo = j;
+                break;
+              }
+            }
+          }
+          if (to < 0) {
+            if (from === holeLo) holeLo = i;
+            continue; // no free entry before it: it stays
+          }
+          tags[to] = t;
+          words[to] = words[e];
+          offsets[to] = offsets[e];
+        }
+        tags[e] = 0;
+      }
+    }
+  }
+
+  // Each entry homed in range goes to the new table and is erased with the back-shift:
+  // correct for a stretch that wraps all the way round, at O(run) per entry.
+  private moveByErase(old: Table, end: number): void {
     const cur = this.cur;
     const nb = old.buckets;
     const start = this.cursor;
-    const end = nb - start <= buckets ? nb : start + buckets;
     const tags = old.tags;
-    // Entries homed in [start, end) sit at or after their home within the run of full
-    // buckets after it (wrapping). Each is put in the new table and erased from the old with
-    // the back-shift, so the old table stays valid on its own.
     let prevFull = true;
     for (let i = start; i < end || prevFull; i++) {
       if (i - start >= nb) break; // a full circle
@@ -300,11 +368,6 @@ export class HashIndex {
         old.eraseAt(e);
       }
       prevFull = full;
-    }
-    this.cursor = end;
-    if (end === nb) {
-      this.old = null;
-      this.cursor = 0;
     }
   }
 
