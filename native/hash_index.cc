@@ -254,7 +254,7 @@ void HashIndex::MoveRangeByErase(uint64_t end) {
 }
 
 void HashIndex::Migrate(uint64_t buckets) {
-  if (!migrating()) return;
+  if (!migrating() || buckets == 0) return;
   const uint64_t nb = old_.count();
   const uint64_t end = nb - cursor_ <= buckets ? nb : cursor_ + buckets;
   // A stretch that reaches the last bucket (the last step, or a run longer than the buckets

@@ -268,7 +268,7 @@ export class HashIndex {
   // the cursor reaches its end. Native Migrate has the reasoning.
   private migrate(buckets: number): void {
     const old = this.old;
-    if (old === null) return;
+    if (old === null || buckets === 0) return;
     const nb = old.buckets;
     const end = nb - this.cursor <= buckets ? nb : this.cursor + buckets;
     // The stretch that holds the entries homed in [cursor, end): on past `end` while the
