@@ -9,6 +9,12 @@
 // the next bucket (linear probing over buckets); a lookup stops at the first bucket with an
 // empty entry, and Erase shifts entries back so that rule stays true (no tombstones).
 //
+// Resizing is incremental, both ways (docs/DESIGN.md, "The index resizing both ways"): a
+// resize allocates the new table and then migrates a few old home buckets per write, so
+// no single operation pays for the whole table. During a migration an entry whose home in
+// the OLD table is below the cursor lives in the new table, every other entry in the old
+// one; each table is on its own a valid table of the kind above, so a lookup probes one.
+//
 // A tag match is confirmed by the caller comparing the key stored in the log record.
 //
 // Thread-safety: one writer (the store's owner thread). Each bucket's version word is
@@ -19,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "status.h"
 
@@ -40,6 +47,14 @@ class HashIndex {
   static constexpr int kWays = 5;
   // Grow when entries would exceed 7/8 of capacity: 14.6 bytes per key at the threshold.
   static constexpr uint64_t kMaxLoadNum = 7, kMaxLoadDen = 8;
+  // Shrink when entries fall under 1/8 of that threshold (7/64 of capacity). The new size
+  // puts the load in (7/32, 7/16], a factor of 2 or more from either trigger: no oscillation.
+  static constexpr uint64_t kShrinkDen = 8;
+  // Buckets of the SMALLER table migrated per write (per entry reserved). 4 finishes a
+  // migration within small-buckets/4 reservations, so the small table (7/8 full when a grow
+  // starts, 7/16 after a shrink starts) takes at most 1/20 of its capacity in inserts meanwhile
+  // and can never fill; a shrink (at most 4x at a time) moves 16 mostly empty buckets a step.
+  static constexpr uint64_t kStepBuckets = 4;
 
   struct alignas(64) Bucket {
     uint32_t version;
@@ -48,10 +63,12 @@ class HashIndex {
   };
   static_assert(sizeof(Bucket) == 64, "a bucket is one cache line");
 
-  // A found entry. Valid until the next change to the index.
+  // A found entry. Valid until the next change to the index; a migration step (run by
+  // EnsureRoomFor*, Step, ShrinkToFit) is a change: never hold a Ref across one.
   struct Ref {
     Bucket* bucket = nullptr;
     int way = 0;
+    bool in_old = false;  // in the table being migrated from
     explicit operator bool() const { return bucket != nullptr; }
     Location location() const { return bucket->words[way] & kLocationMask; }
   };
@@ -61,7 +78,8 @@ class HashIndex {
   HashIndex(const HashIndex&) = delete;
   HashIndex& operator=(const HashIndex&) = delete;
 
-  // Allocates a table that holds at least `keys` entries below the load threshold.
+  // Allocates a table that holds at least `keys` entries below the load threshold (and
+  // drops any migration in progress with every entry).
   Status Init(uint64_t keys);
 
   // Returns the entry whose hash matches and for which confirm(location) is true.
@@ -70,84 +88,126 @@ class HashIndex {
 
   // Adds an entry. REQUIRES: no entry for this key; EnsureRoomForOneMore() succeeded.
   void Insert(uint64_t hash, Location loc);
+  // Adds an entry exactly as ForEachEntry reported it (word = location | extra hash bits).
+  // REQUIRES: as Insert.
+  void InsertWord(uint32_t tag, uint64_t word);
   void Replace(Ref ref, Location loc);
   void Erase(Ref ref);
 
-  // Doubles the table when one more entry would pass the load threshold.
-  Status EnsureRoomForOneMore();
-  // Grows the table (if needed) so that `more` entries fit below the load threshold.
+  // Room for one more insert: a migration step, and a new migration (doubling) when one
+  // more entry would pass the load threshold. Invalidates Refs.
+  Status EnsureRoomForOneMore() { return EnsureRoomFor(1); }
+  // Room for `more` inserts, none of which can then fail: advances a migration in progress
+  // by `more` steps (finishing it if that many would) and grows if needed (starting a
+  // migration that this call already advances by `more` steps). Invalidates Refs.
   Status EnsureRoomFor(uint64_t more);
-  // Removes every entry (keeps the table).
+  // One migration step, or the start of a shrink when entries fell far below capacity: for
+  // deletes, which reserve no room. Call it outside locks (it may allocate or unmap), not
+  // while holding a Ref. An allocation failure just leaves the larger table.
+  void Step();
+  // Removes every entry (keeps the new table of a migration, frees the old one).
   void Clear();
-  // Calls fn(tag, location) for each entry whose home bucket lies in [first, last) of the
-  // 2^32 tag space, each exactly once while the table does not change (resize-proof: a
-  // range of tags maps to the same entries at any table size). Used by Store::Scan.
+  // Calls fn(tag, location) for each entry whose tag lies in [first, last) of the 2^32 tag
+  // space, each exactly once while the index does not change, in both tables during a
+  // migration (resize-proof: a range of tags names the same entries at any table size and
+  // in either table). Used by Store::Scan.
   template <typename Fn>
   void ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const;
-  // Calls fn(tag, word) for every entry in bucket order (checkpoints): word is the location
-  // with the 16 extra hash bits above it, as InsertWord takes it back.
+  // Calls fn(tag, word) for every entry (word: location in the low 48 bits, 16 more hash
+  // bits above), in both tables during a migration. For checkpoints (with InsertWord).
   template <typename Fn>
-  void ForEachEntry(Fn&& fn) const {
-    for (uint64_t b = 0; b <= mask_; b++)
-      for (int w = 0; w < kWays; w++)
-        if (buckets_[b].tags[w] != 0) fn(buckets_[b].tags[w], buckets_[b].words[w]);
-  }
-  // Adds an entry as ForEachEntry reported it. REQUIRES: no entry for this key; room for it.
-  void InsertWord(uint32_t tag, uint64_t word) {
-    Place(tag, word);
-    count_++;
-  }
-  // Rebuilds into the smallest table that holds the entries when it is under a quarter
-  // full (after recovery sized it for every record of a log with many overwrites).
+  void ForEachEntry(Fn&& fn) const;
+  // Finishes any migration and rebuilds at once into the smallest table that holds the
+  // entries when it is under a quarter full (after recovery sized it for every record of a
+  // log with many overwrites, and after clear()). Pauses for O(buckets): open and clear only.
   Status ShrinkToFit();
 
   // Hints the CPU to load the bucket for `hash` (used to overlap batched lookups).
-  void Prefetch(uint64_t hash) const { __builtin_prefetch(&buckets_[Home(Tag(hash))]); }
+  void Prefetch(uint64_t hash) const {
+    const uint32_t tag = Tag(hash);
+    const Table& t = TableFor(tag);
+    __builtin_prefetch(&t.buckets[t.Home(tag)]);
+  }
 
   uint64_t size() const { return count_; }
-  uint64_t capacity() const { return (mask_ + 1) * kWays; }
-  uint64_t bytes() const { return (mask_ + 1) * sizeof(Bucket); }
-  uint64_t bucket_count() const { return mask_ + 1; }
+  // Of the table being filled (the new one during a migration).
+  uint64_t capacity() const { return cur_.count() * kWays; }
+  // Both tables during a migration: what the index holds in RAM.
+  uint64_t bytes() const { return (cur_.count() + old_.count()) * sizeof(Bucket); }
+  // Of the new table during a migration. Scan uses it only to size its tag ranges.
+  uint64_t bucket_count() const { return cur_.count(); }
+  bool migrating() const { return old_.buckets != nullptr; }
 
  private:
   static constexpr uint64_t kLocationMask = (uint64_t{1} << 48) - 1;
+
+  // One open-addressed table: valid on its own (every entry reachable from its home).
+  struct Table {
+    Bucket* buckets = nullptr;
+    uint64_t mask = 0;
+    int shift = 32;
+    uint64_t count() const { return buckets != nullptr ? mask + 1 : 0; }
+    uint64_t Home(uint32_t tag) const { return tag >> shift; }
+    void Place(uint32_t tag, uint64_t word);
+    // Empties (bucket, way) and shifts later entries back (no tombstones).
+    void EraseAt(Bucket* bucket, int way);
+    template <typename Fn>
+    void ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const;
+  };
 
   static uint32_t Tag(uint64_t hash) {
     uint32_t t = static_cast<uint32_t>(hash >> 32);
     return t != 0 ? t : 1;  // 0 marks an empty entry
   }
   static uint64_t Extra(uint64_t hash) { return hash << 48; }
-  uint64_t Home(uint32_t tag) const { return tag >> shift_; }
+  // The table that holds (or would hold) `tag`: the migration cursor splits the old homes.
+  const Table& TableFor(uint32_t tag) const {
+    return old_.buckets != nullptr && old_.Home(tag) >= cursor_ ? old_ : cur_;
+  }
+  Table& TableFor(uint32_t tag) { return old_.buckets != nullptr && old_.Home(tag) >= cursor_ ? old_ : cur_; }
 
-  Status Allocate(int log2_buckets, Bucket** out);
+  static Status Allocate(int log2_buckets, Table* out);
+  static void Free(Table* t);
   static int Log2For(uint64_t keys);
-  // Moves every entry into a fresh table of 2^log2 buckets.
-  Status Rebuild(int log2);
-  void Free(Bucket* b, uint64_t count);
-  void Place(uint32_t tag, uint64_t word);
+  static int Log2Of(const Table& t) { return 32 - t.shift; }
+  // Starts migrating every entry into a fresh table of 2^log2 buckets (finishing any
+  // migration in progress first).
+  Status BeginMigration(int log2);
+  // Migrates the entries of the next `buckets` old home buckets; frees the old table when
+  // the cursor reaches its end.
+  void Migrate(uint64_t buckets);
+  uint64_t StretchEnd(uint64_t end) const;
+  void MoveRangeByReinsertion(uint64_t end, uint64_t stretch_end);
+  void MoveRangeByErase(uint64_t end);
+  void FinishMigration() { Migrate(~uint64_t{0}); }
+  // Starts a shrink when entries are under 1/kShrinkDen of the threshold. Allocation
+  // failure leaves the big table, which still works.
+  void MaybeShrink();
   static void BeginWrite(Bucket* b) { __atomic_store_n(&b->version, b->version + 1, __ATOMIC_RELAXED); __atomic_thread_fence(__ATOMIC_RELEASE); }
   static void EndWrite(Bucket* b) { __atomic_store_n(&b->version, b->version + 1, __ATOMIC_RELEASE); }
 
-  Bucket* buckets_ = nullptr;
-  uint64_t mask_ = 0;
-  int shift_ = 32;
-  uint64_t count_ = 0;
-  uint64_t max_count_ = 0;
+  Table cur_;             // the table being filled (the only one outside a migration)
+  Table old_;             // the table being emptied; buckets == nullptr outside a migration
+  uint64_t cursor_ = 0;   // old home buckets below it have been migrated
+  uint64_t step_ = kStepBuckets;  // old buckets per reserved entry in this migration
+  uint64_t count_ = 0;    // entries in both tables
+  uint64_t max_count_ = 0;  // the load threshold of cur_
 };
 
 template <typename Fn>
-void HashIndex::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const {
-  const uint64_t nb = mask_ + 1;
+void HashIndex::Table::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const {
+  if (buckets == nullptr) return;
+  const uint64_t nb = mask + 1;
   // Buckets whose home range is [first, last): tags t with first <= t < last.
-  const uint64_t b0 = first >> shift_;
-  const uint64_t b1 = (last + (uint64_t{1} << shift_) - 1) >> shift_;  // exclusive
+  const uint64_t b0 = first >> shift;
+  const uint64_t b1 = (last + (uint64_t{1} << shift) - 1) >> shift;  // exclusive
   if (b0 >= b1) return;
   // An entry homed in [b0, b1) is stored at or after its home, within the run of full
   // buckets that follows it: scan on past b1 while the run continues (wrapping at the end).
   bool prev_full = true;
   for (uint64_t i = b0; i < b1 || prev_full; i++) {
     if (i - b0 >= nb) break;  // a full circle
-    const Bucket* bucket = &buckets_[i & mask_];
+    const Bucket* bucket = &buckets[i & mask];
     bool full = true;
     for (int w = 0; w < kWays; w++) {
       uint32_t t = bucket->tags[w];
@@ -156,9 +216,29 @@ void HashIndex::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const 
         continue;
       }
       uint64_t home = Home(t);
-      if (home >= b0 && home < b1 && t >= first && t < last) fn(t, bucket->words[w] & kLocationMask);
+      if (home >= b0 && home < b1 && t >= first && t < last) fn(t, bucket->words[w]);
     }
     prev_full = full;
+  }
+}
+
+template <typename Fn>
+void HashIndex::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const {
+  // Each entry is in exactly one table, and each table reports its entries of the range
+  // once: the union is exactly once.
+  auto report = [&](uint32_t t, uint64_t word) { fn(t, word & kLocationMask); };
+  old_.ForEachInTagRange(first, last, report);
+  cur_.ForEachInTagRange(first, last, report);
+}
+
+template <typename Fn>
+void HashIndex::ForEachEntry(Fn&& fn) const {
+  for (const Table* t : {&old_, &cur_}) {
+    for (uint64_t b = 0; b < t->count(); b++) {
+      const Bucket& bucket = t->buckets[b];
+      for (int w = 0; w < kWays; w++)
+        if (bucket.tags[w] != 0) fn(bucket.tags[w], bucket.words[w]);
+    }
   }
 }
 
@@ -166,8 +246,10 @@ template <typename Confirm>
 HashIndex::Ref HashIndex::Find(uint64_t hash, Confirm&& confirm) const {
   const uint32_t tag = Tag(hash);
   const uint64_t extra = Extra(hash);
-  for (uint64_t b = Home(tag);; b = (b + 1) & mask_) {
-    Bucket* bucket = &buckets_[b];
+  const Table& table = TableFor(tag);
+  const bool in_old = &table == &old_;
+  for (uint64_t b = table.Home(tag);; b = (b + 1) & table.mask) {
+    Bucket* bucket = &table.buckets[b];
     bool full = true;
     for (int w = 0; w < kWays; w++) {
       uint32_t t = bucket->tags[w];
@@ -175,7 +257,7 @@ HashIndex::Ref HashIndex::Find(uint64_t hash, Confirm&& confirm) const {
         full = false;
       } else if (t == tag && (bucket->words[w] & ~kLocationMask) == extra &&
                  confirm(bucket->words[w] & kLocationMask)) {
-        return Ref{bucket, w};
+        return Ref{bucket, w, in_old};
       }
     }
     if (!full) return Ref{};

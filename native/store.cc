@@ -229,6 +229,7 @@ Status Store::Delete(Slice key, bool* existed, uint64_t* gen) {
   if (!s.ok()) return s;
   if (key.size == 0 || key.size > kMaxKeySize) return Status::InvalidArgument("key size out of range");
   const uint64_t hash = SipHash13(hash_key_, key.data, key.size);
+  index_.Step();  // resize work (a shrink may start) before the mutex, as Put grows before it
   std::unique_lock<std::mutex> lk(writer_->mu());
   HashIndex::Ref ref = FindKey(hash, key, &lk);
   if (!ref) {

@@ -17,12 +17,14 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 echo "building with ${san[*]}"
 g++ -std=c++17 -g -Wall -Wextra -Werror "${san[@]}" -o "$tmp/hash_index_test" \
   test/native/cc/hash_index_test.cc native/hash_index.cc native/status.cc
+g++ -std=c++17 -g -Wall -Wextra -Werror "${san[@]}" -o "$tmp/hash_index_resize_test" \
+  test/native/cc/hash_index_resize_test.cc native/hash_index.cc native/status.cc
 for p in workload_driver power_cut_test fault_loop_test corruption_test; do
   scripts/build-cc.sh "$p" "$tmp/$p" "${san[@]}"
 done
 scripts/build-cc.sh fuzz_replay "$tmp/fuzz_replay" "${san[@]}" native/cc/fuzz_decoder.cc
 
-for seed in 1 2 3; do "$tmp/hash_index_test" "$seed"; done
+for seed in 1 2 3; do "$tmp/hash_index_test" "$seed"; "$tmp/hash_index_resize_test" "$seed"; done
 for seed in $(seq 1 $((4 * scale))); do "$tmp/workload_driver" "$seed" $((10 * scale)) "$scratch"; done
 "$tmp/power_cut_test" 1 $((6 * scale)) 3 "$scratch"
 "$tmp/fault_loop_test" 1 40 "$scratch"

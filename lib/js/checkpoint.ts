@@ -104,7 +104,7 @@ export function buildCheckpoint(fsys: FileSystem, seed: Buffer, maxSeq: number, 
   // view writes them ~10x faster than writeUInt32LE (little-endian host, as native assumes).
   const u32 = u32View(b, p, index.size * 3);
   let q = 0;
-  index.forEachEntry((tag, offset, word) => {
+  index.forEachEntry((tag, word, offset) => {
     u32[q] = tag;
     u32[q + 1] = offset;
     u32[q + 2] = ((word & 0xffff0000) | ordinalOfSlot[word & 0xffff]) >>> 0;
@@ -235,7 +235,7 @@ export function loadCheckpoint(fsys: FileSystem, c: LoadedCheckpoint, segments: 
     if (tag === 0 || ordinal >= k || offset < SEGMENT_HEADER_SIZE || offset >= ends[ordinal]) {
       return `entry ${e} points outside the listed segments`;
     }
-    index.insertWord(tag, offset, ((word & 0xffff0000) | slots[ordinal]) >>> 0);
+    index.insertEntry(tag, ((word & 0xffff0000) | slots[ordinal]) >>> 0, offset);
   }
   let p = c.expiryAt;
   for (let i = 0; i < c.expiryCount; i++, p += CHECKPOINT_EXPIRY_SIZE) expiry.restore(readU64(b, p), readU64(b, p + 8));

@@ -523,6 +523,7 @@ export class JsStore implements NativeStore {
   del(keyLength: number): number {
     const w = this.checkWritable();
     this.checkKey(keyLength);
+    this.index.step(); // resize work (a shrink may start) before the lookup, as put grows first
     const e = this.findForWrite(this.keyBuf, 0, keyLength);
     // Nothing to write for an absent key; the caller still waits for the writes before it.
     if (e < 0) return this.lastGen * 2;

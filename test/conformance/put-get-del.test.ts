@@ -113,6 +113,30 @@ describe.each(ENGINES)('%s engine', (engine) => {
       await db.close();
     });
 
+    it('shrinks the index as keys are deleted and keeps every remaining key, also with writes in between', async () => {
+      const db = await open(tmpdir(), { durability: 'none' });
+      const n = 40_000;
+      await Promise.all(Array.from({ length: n }, (_, i) => db.put(`key-${i}`, `value-${i}`)));
+      const full = db.stats();
+      // Delete all but every 50th key, with a few puts of new keys among the deletes.
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < n; i++) {
+        if (i % 50 !== 0) writes.push(db.del(`key-${i}`));
+        if (i % 1000 === 0) writes.push(db.put(`new-${i}`, `v-${i}`));
+      }
+      await Promise.all(writes);
+      const kept = n / 50 + n / 1000;
+      expect(db.size).toBe(kept);
+      const after = db.stats();
+      expect(after.indexCapacity, 'the index shrank').toBeLessThanOrEqual(full.indexCapacity / 4);
+      expect(after.indexBytes).toBeLessThan(full.indexBytes);
+      for (let i = 0; i < n; i++) {
+        expect(db.get(`key-${i}`)?.toString()).toBe(i % 50 === 0 ? `value-${i}` : undefined);
+        if (i % 1000 === 0) expect(db.get(`new-${i}`)?.toString()).toBe(`v-${i}`);
+      }
+      await db.close();
+    });
+
     it('hides the key at once and keeps it deleted after reopen', async () => {
       const dir = tmpdir();
       let db = await open(dir);

@@ -22,4 +22,11 @@ describe('HashIndex (C++)', () => {
       expect(execFileSync(bin, [seed], { encoding: 'utf8' })).toMatch(/^ok /);
     }
   });
+
+  it('agrees with a std::unordered_map through many incremental grows and shrinks, checked mid-migration', () => {
+    const bin = build('test/native/cc/hash_index_resize_test.cc', ['native/hash_index.cc', 'native/status.cc']);
+    for (const seed of ['1', '2', '3']) {
+      expect(execFileSync(bin, [seed], { encoding: 'utf8' })).toMatch(/^ok /);
+    }
+  });
 });
