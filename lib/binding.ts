@@ -74,9 +74,10 @@ export interface NativeStore {
   /** Compaction phases (native/compaction.h); absent when the engine cannot compact. */
   compactStart?(maxOutputSize: number, bytesPerSecond: number, keepFromFile?: number): boolean;
   compactMark?(budget: number): boolean;
-  compactCopy?(): Promise<void>;
+  compactCopy?(): Promise<boolean | void>;
   compactInstall?(budget: number): boolean;
-  compactUnlink?(): Promise<void>;
+  /** Resolves false when the sources cannot go yet (writes made during the job are not durable): flush and call again. */
+  compactUnlink?(): Promise<boolean | void>;
   compactRetire?(): boolean;
   compactAbort?(): void;
   /** The next write starts a new segment (compaction then reaches the old one's garbage). */

@@ -139,9 +139,15 @@ export async function runCompaction(engine: CompactingEngine, rateBytesPerSecond
   }
   let unlinkError: unknown;
   try {
-    await engine.compactUnlink();
+    // A source record that mark found overwritten is still the durable copy until what
+    // overwrote it is on disk: the sources go only after that (the engine says when).
+    while (await engine.compactUnlink() === false) {
+      if (!alive()) throw closedError();
+      await flush().catch(() => undefined);
+    }
   } catch (err) {
-    // The sources stay on disk: harmless copies that the next job (or open) deals with.
+    // The sources stay on disk (harmless copies to recovery); the engine starts no new job
+    // until the store is reopened.
     unlinkError = err;
   }
   // Retire waits for the writes made during install to be durable and for reads in flight.

@@ -84,6 +84,11 @@ struct CompactionJob {
 
   // unlink
   size_t unlinked = 0;
+  // A commit group failed during the job: a rollback may have pointed an entry back at a
+  // source record that was not copied (it had been overwritten). The sources then stay,
+  // on disk and mapped, until the store is reopened.
+  bool keep_sources = false;
+  bool unlink_failed = false;
 };
 
 // Copies every move's record into new compacted segments, syncs them and renames them into

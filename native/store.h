@@ -158,6 +158,11 @@ class Store {
   Status CompactCopy();
   // Points the index at the copies, up to `budget` entries; true when done.
   Status CompactInstall(size_t budget, bool* done);
+  // Owner thread, before CompactUnlink: true once the sources may go, i.e. every write made
+  // up to the end of install is durable (a record that mark found overwritten stays needed
+  // until what overwrote it is on disk). Also true, with nothing to delete, when a commit
+  // group failed during the job (CompactionJob::keep_sources).
+  bool CompactUnlinkReady();
   // Any thread: deletes the sources.
   Status CompactUnlink();
   // Unmaps the sources when nothing can read them any more (every write that might roll
@@ -250,6 +255,10 @@ class Store {
   std::mutex bg_mu_;                 // held by CompactCopy/CompactUnlink while they run
   uint64_t synced_gen_ = 0;          // owner's view: every group up to it is durable
   bool roll_requested_ = false;
+  // A job left sources on disk that are no longer in the log order (a failed commit or
+  // unlink): a later job could drop a tombstone that keeps one of their records deleted, so
+  // no job starts until the store is reopened (recovery reads them as harmless copies).
+  bool compaction_blocked_ = false;
   uint64_t failures_ = 0;            // failed flush events seen
   uint64_t compactions_ = 0;
   uint64_t compacted_read_ = 0;

@@ -36,6 +36,9 @@ Status Store::CompactStart(const CompactOptions& options, bool* started) {
   Status s = CheckWritable();
   if (!s.ok()) return s;
   if (job_) return Status::InvalidArgument("a compaction is already running");
+  if (compaction_blocked_)
+    return Status::FromErrno("compact", dir_ + " (an earlier job left segments behind after a failure: reopen the store)",
+                             EIO);
   size_t n = CompactableCount();
   if (options.keep_from_file != 0) {
     size_t keep = 0;
@@ -201,24 +204,38 @@ Status Store::CompactInstall(size_t budget, bool* done) {
   return Status::OK();
 }
 
+bool Store::CompactUnlinkReady() {
+  if (!job_ || !job_->installed) return false;
+  if (failures_ != job_->failures_at_start) {
+    job_->keep_sources = true;
+    compaction_blocked_ = true;
+    return true;
+  }
+  return synced_gen_ >= job_->gen_after_install;
+}
+
 Status Store::CompactUnlink() {
   std::lock_guard<std::mutex> lk(bg_mu_);
   if (cancel_.load(std::memory_order_relaxed)) return Status::Closed();
   if (!job_) return Status::InvalidArgument("no compaction is running");
-  return UnlinkSources(fs_, dir_, job_.get());
+  if (job_->keep_sources) return Status::OK();
+  Status s = UnlinkSources(fs_, dir_, job_.get());
+  if (!s.ok()) job_->unlink_failed = true;
+  return s;
 }
 
 bool Store::CompactRetire(bool readers_idle) {
   if (!job_) return true;
   CompactionJob* job = job_.get();
-  if (failures_ == job->failures_at_start) {
+  if (job->unlink_failed) compaction_blocked_ = true;
+  if (!job->keep_sources && failures_ == job->failures_at_start) {
     // A write that was in flight during install may still roll back to a source record:
     // wait until it is durable.
     if (synced_gen_ < job->gen_after_install || !readers_idle) return false;
     for (Segment* seg : job->sources) FreeSlot(seg->slot());
   }
   // else: a rollback may have pointed an entry back at a source; the sources stay mapped
-  // (and their slots taken) until Close. Their files are gone either way.
+  // (and their slots taken) until Close.
   compactions_++;
   compacted_read_ += job->bytes_read;
   compacted_written_ += job->bytes_written;
