@@ -264,6 +264,24 @@ export class FileSystem {
     }
   }
 
+  async unlink(path: string): Promise<void> {
+    try {
+      this.check('unlink');
+      await fs.promises.unlink(path);
+    } catch (e) {
+      throw ioError('unlink', path, e);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      this.check('rename');
+      await fs.promises.rename(from, to);
+    } catch (e) {
+      throw ioError('rename', from, e);
+    }
+  }
+
   readdirSync(dir: string): string[] {
     try {
       return fs.readdirSync(dir);

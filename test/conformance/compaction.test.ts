@@ -47,16 +47,7 @@ async function churn(db: Store, model: Model, rand: () => number, n: number, key
 
 describe.each(ENGINES)('%s engine', (engine) => {
   const open = withEngine(openStore, engine);
-  // Until the js engine compacts, it must say so instead of pretending.
-  const compacts = engine === 'native';
-
-  it.runIf(!compacts)('compact() rejects with HASHLOG_NOT_SUPPORTED', async () => {
-    const db = await open(tmpdir(), OPTS);
-    await expect(db.compact()).rejects.toMatchObject({ code: 'HASHLOG_NOT_SUPPORTED' });
-    await db.close();
-  });
-
-  describe.runIf(compacts)('compact()', () => {
+  describe('compact()', () => {
     it('reclaims the garbage of sealed segments and keeps every live key, across reopens', async () => {
       const dir = tmpdir();
       let db = await open(dir, OPTS);
