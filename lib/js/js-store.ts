@@ -83,6 +83,9 @@ export class JsStore implements NativeStore {
   private background = false; // a copy or unlink is running
   private finishClose: (() => void) | undefined; // close() waits for the writer and the background phase
   private asyncReads = 0; // getAsync reads that hold a record location
+  private flushWaiters: (() => void)[] = []; // woken by every flush event, and by close
+  // Set when a job had to leave sources on disk that the log no longer lists (compactUnlink).
+  private sourcesLeft = false;
   private compactions = 0;
   private compactedRead = 0;
   private compactedWritten = 0;
@@ -179,6 +182,7 @@ export class JsStore implements NativeStore {
   close(): void {
     if (this.closed) return;
     this.closed = true; // also what makes a running copy stop (HASHLOG_CLOSED)
+    for (const wake of this.flushWaiters.splice(0)) wake();
     const w = this.writer;
     this.finishClose = (): void => {
       for (const s of this.segments) s?.close();
@@ -740,6 +744,10 @@ export class JsStore implements NativeStore {
   compactStart(maxOutputSize: number, bytesPerSecond: number): boolean {
     this.checkWritable();
     if (this.job !== undefined) throw invalid('a compaction is already running');
+    // Sources a job left on disk hold records older than the log's outputs; a new job could
+    // drop a tombstone that keeps one of them deleted, which the next open would bring back.
+    // Until that open (which scans them in log order), no job runs.
+    if (this.sourcesLeft) return false;
     const n = this.compactableCount();
     let bytes = 0;
     let live = 0;
@@ -921,11 +929,31 @@ export class JsStore implements NativeStore {
     return true;
   }
 
-  /** Deletes the sources, oldest first. */
+  /**
+   * Deletes the sources, oldest first, once every write made until the end of install is
+   * durable. (Native deletes them at once: see docs/DESIGN.md, "The js engine".)
+   */
   compactUnlink(): Promise<void> {
-    return this.inBackground((job) => {
+    return this.inBackground(async (job) => {
+      // Mark skipped every record that a newer write had replaced. Until that write is
+      // durable, the source holds the only durable copy of the key: a crash would lose both.
+      while (this.syncedGen < job.genAfterInstall && this.failures === job.failuresAtStart && !this.closed) {
+        (this.writer as LogWriter).requestSync();
+        await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+      }
       if (this.closed) throw new HashlogError('store is closed', 'HASHLOG_CLOSED');
-      return unlinkSources(this.fs, this.dir, job);
+      if (this.failures !== job.failuresAtStart) {
+        // A rollback may have pointed an entry back at a record that was not copied: the
+        // sources must stay (compactStart explains what that costs).
+        this.sourcesLeft = true;
+        return;
+      }
+      try {
+        await unlinkSources(this.fs, this.dir, job);
+      } catch (e) {
+        if (job.unlinked < job.sources.length) this.sourcesLeft = true;
+        throw e;
+      }
     });
   }
 
@@ -1017,8 +1045,9 @@ export class JsStore implements NativeStore {
     let last = 0;
     const w = this.writer as LogWriter;
     if (ev.error === undefined) this.syncedGen = Math.max(this.syncedGen, ev.syncedGen);
+    if (ev.error !== undefined && !this.closed) this.failures++;
+    for (const wake of this.flushWaiters.splice(0)) wake();
     if (ev.error !== undefined && !this.closed) {
-      this.failures++;
       const resume = ev.error.code !== 'HASHLOG_FAILED';
       if (!resume) this.failed = ev.error;
       const rb = w.takeForRollback();
