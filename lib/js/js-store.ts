@@ -24,6 +24,10 @@ import { NO_GEN, Segment } from './segment';
 import { CompactionJob, copyLiveRecords, SegmentWindow, unlinkSources } from './compaction';
 
 const MAX_SEGMENT_SLOTS = 0xffff;
+// Bytes one compactMark call reads and checks at most, whatever its record budget: the
+// budget counts records, and a slice of large ones would hold the JavaScript thread for
+// tens of milliseconds with the CRC check in JavaScript (native checks them with SSE4.2).
+const MARK_SLICE_BYTES = 1 << 20;
 const BATCH_OP_HEADER = 24; // lib/store.ts encodes batch operations with this header
 const PREALLOC_CHUNK = 1 << 20;
 const TWO32 = 2 ** 32;
@@ -781,15 +785,17 @@ export class JsStore implements NativeStore {
     else job.moves.add(source, offset, tag, extra, h.totalSize, 0);
   }
 
-  // Marks the records of one source from job.markOffset, at most `budget` of them.
-  private markRecords(job: CompactionJob, source: number, budget: number): number {
+  // Marks the records of one source from job.markOffset, at most `budget` of them and
+  // about `bytes` of it; returns [records, bytes] done.
+  private markRecords(job: CompactionJob, source: number, budget: number, bytes: number): [number, number] {
     const seg = job.sources[source];
     const w = this.markWindow;
     const h = this.h;
     const inner = this.old;
     let pos = Math.max(job.markOffset, SEGMENT_HEADER_SIZE);
+    const from = pos;
     let done = 0;
-    while (pos < seg.end && done < budget) {
+    while (pos < seg.end && done < budget && pos - from < bytes) {
       const at = w.ensureRecordSync(seg, pos, seg.end);
       if (decodeRecord(w.buf, at, seg.end - pos, h) !== DecodeResult.Ok) {
         // Only a store opened with repair has damaged ranges inside its segments (recovery
@@ -824,7 +830,7 @@ export class JsStore implements NativeStore {
       done++;
     }
     job.markOffset = pos;
-    return done;
+    return [done, pos - from];
   }
 
   /** Marks up to `budget` records; true when every source is marked. */
@@ -834,8 +840,11 @@ export class JsStore implements NativeStore {
     if (job === undefined) return true;
     const b = budget >= 1 ? Math.floor(budget) : 1;
     let used = 0;
-    while (job.markSource < job.sources.length && used < b) {
-      used += this.markRecords(job, job.markSource, b - used);
+    let read = 0;
+    while (job.markSource < job.sources.length && used < b && read < MARK_SLICE_BYTES) {
+      const [records, bytes] = this.markRecords(job, job.markSource, b - used, MARK_SLICE_BYTES - read);
+      used += records;
+      read += bytes;
       if (job.markOffset >= job.sources[job.markSource].end) {
         job.markSource++;
         job.markOffset = 0;
