@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { open as openStore, type Store } from '../../lib/index';
-import { prng } from '../helpers/format';
+import path from 'node:path';
+import { prng, segmentFiles } from '../helpers/format';
 import { ENGINES, withEngine } from '../helpers/engines';
 import { tmpdir } from '../helpers/tmpdir';
 
@@ -170,6 +171,43 @@ describe.each(ENGINES)('%s engine', (engine) => {
       const b = db.compact();
       expect(b).toBe(a);
       await Promise.all([a, backup]);
+      expectMatches(db, model, 100);
+      await db.close();
+    });
+
+    it('appends to a new segment when the log ends with a compacted one', async () => {
+      const dir = tmpdir();
+      let db = await open(dir, OPTS);
+      const model: Model = new Map();
+      for (let i = 0; i < 100; i++) {
+        await db.put(`k${i}`, `v${i}`.repeat(20));
+        model.set(`k${i}`, `v${i}`.repeat(20));
+      }
+      // Then only keys that are put and deleted again: no segment after the first ones holds a live record.
+      for (let i = 0; i < 400; i++) {
+        await db.put(`tmp${i}`, 't'.repeat(150));
+        await db.del(`tmp${i}`);
+      }
+      expect((await db.compact()).compacted).toBe(true);
+      await db.close();
+      const compacted = (f: string): boolean => (fs.readFileSync(f).readUInt32LE(12) & 1) === 1;
+      // Remove the ordinary segments that are left (puts and their deletes): the log now ends
+      // with a compacted segment.
+      for (const f of segmentFiles(dir)) if (!compacted(f)) fs.rmSync(f);
+      const outputs = new Map(segmentFiles(dir).map((f) => [path.basename(f), fs.readFileSync(f)]));
+      expect(outputs.size).toBeGreaterThan(0);
+      db = await open(dir, OPTS);
+      expectMatches(db, model, 100);
+      await db.put('after', 'a');
+      model.set('after', 'a');
+      await db.close();
+      const files = segmentFiles(dir);
+      const last = files[files.length - 1];
+      expect(compacted(last)).toBe(false);
+      expect(outputs.has(path.basename(last))).toBe(false);
+      for (const [name, bytes] of outputs) expect(fs.readFileSync(path.join(dir, name)).equals(bytes), name).toBe(true);
+      db = await open(dir, OPTS);
+      expect(db.get('after')?.toString()).toBe('a');
       expectMatches(db, model, 100);
       await db.close();
     });
