@@ -4,6 +4,7 @@
 // useless here and the reverse, so each falls back to a full scan on the other's file.
 import fs from 'node:fs';
 import path from 'node:path';
+import { HashlogError } from '../errors';
 import { crc32c, maskCrc } from './crc32c';
 import type { ExpiryCounter } from './expiry-counter';
 import type { FileSystem } from './file';
@@ -85,7 +86,8 @@ export function buildCheckpoint(fsys: FileSystem, seed: Buffer, maxSeq: number, 
   writeU64(b, 56, index.size);
   let p = CHECKPOINT_HEADER_SIZE;
   // Entries name their segment by position in this list, not by in-memory slot.
-  const ordinalOfSlot = new Uint32Array(0x10000);
+  const UNLISTED = 0xffffffff;
+  const ordinalOfSlot = new Uint32Array(0x10000).fill(UNLISTED);
   segments.forEach((seg, i) => {
     writeU64(b, p, seg.fileNumber);
     b.writeUInt32LE(segmentFlags(fsys, seg), p + 8);
@@ -104,12 +106,20 @@ export function buildCheckpoint(fsys: FileSystem, seed: Buffer, maxSeq: number, 
   // view writes them ~10x faster than writeUInt32LE (little-endian host, as native assumes).
   const u32 = u32View(b, p, index.size * 3);
   let q = 0;
+  let unlisted = false;
   index.forEachEntry((tag, word, offset) => {
+    const ordinal = ordinalOfSlot[word & 0xffff];
+    unlisted ||= ordinal === UNLISTED;
     u32[q] = tag;
     u32[q + 1] = offset;
-    u32[q + 2] = ((word & 0xffff0000) | ordinalOfSlot[word & 0xffff]) >>> 0;
+    u32[q + 2] = ((word & 0xffff0000) | ordinal) >>> 0;
     q += 3;
   });
+  // An entry in a segment outside the log order (a compaction's output while it is being
+  // installed, or a source kept after a failure): such a checkpoint could not be loaded.
+  if (unlisted) {
+    throw new HashlogError('checkpoint: an index entry points outside the log (a compaction is running)', 'HASHLOG_IO');
+  }
   return { bytes: b, rollbacks: 0, appended: 0, buildMillis: performance.now() - start, segments: [...segments] };
 }
 

@@ -273,6 +273,15 @@ export class FileSystem {
     }
   }
 
+  async unlink(path: string): Promise<void> {
+    try {
+      this.check('unlink');
+      await fs.promises.unlink(path);
+    } catch (e) {
+      throw ioError('unlink', path, e);
+    }
+  }
+
   readdirSync(dir: string): string[] {
     try {
       return fs.readdirSync(dir);

@@ -8,20 +8,27 @@
 import type { FaultOp, FlushCallback, NativeRecovery, NativeStats, NativeStore } from '../binding';
 import { HashlogError } from '../errors';
 import { ExpiryCounter } from './expiry-counter';
-import { FileSystem, type JsFaultOp } from './file';
+import path from 'node:path';
+import { FileSystem, ioError, type JsFaultOp } from './file';
 import { Hasher } from './hash';
 import { HashIndex, IndexFullError } from './hash-index';
 import { LockFile } from './lock-file';
 import {
-  decodeHeader, encodeHeaderInPlace, encodeRecord, MAX_KEY_SIZE, MAX_VALUE_SIZE, RECORD_HEADER_SIZE, RecordHeader,
-  recordHasKey, readU32, readU64, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT,
+  decodeHeader, decodeRecord, DecodeResult, decodeSegmentHeader, encodeHeaderInPlace, encodeRecord, HeaderResult,
+  MAX_KEY_SIZE, MAX_VALUE_SIZE, RECORD_HEADER_SIZE, RecordHeader, recordHasKey, readU32, readU64, SEGMENT_COMPACTED,
+  SEGMENT_HEADER_SIZE, type SegmentHeader, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT,
 } from './log-format';
 import { failedError, LogWriter, type FlushEvent, type UndoEntry } from './log-writer';
 import { buildCheckpoint, finishCheckpoint, writeCheckpoint, type CheckpointImage } from './checkpoint';
 import { recover, type RecoveryReport } from './recovery';
-import { Segment } from './segment';
+import { NO_GEN, Segment } from './segment';
+import { CompactionJob, copyLiveRecords, SegmentWindow, unlinkSources } from './compaction';
 
 const MAX_SEGMENT_SLOTS = 0xffff;
+// Bytes one compactMark call reads and checks at most, whatever its record budget: the
+// budget counts records, and a slice of large ones would hold the JavaScript thread for
+// tens of milliseconds with the CRC check in JavaScript (native checks them with SSE4.2).
+const MARK_SLICE_BYTES = 1 << 20;
 const BATCH_OP_HEADER = 24; // lib/store.ts encodes batch operations with this header
 const PREALLOC_CHUNK = 1 << 20;
 const TWO32 = 2 ** 32;
@@ -58,7 +65,11 @@ export class JsStore implements NativeStore {
   private readonly hasher = new Hasher(); // rekeyed by open when a checkpoint is loaded
   private readonly index = new HashIndex();
   private readonly expiry = new ExpiryCounter();
-  private segments: Segment[] = [];
+  // By slot (index entries name a slot); compaction leaves holes, which are reused first.
+  private segments: (Segment | undefined)[] = [];
+  private freeSlots: number[] = [];
+  // Log order: compacted segments first, the active one last.
+  private log: Segment[] = [];
   private readonly progress = { done: 0, total: 0 };
   private active: Segment | undefined;
   private writer: LogWriter | undefined;
@@ -76,6 +87,20 @@ export class JsStore implements NativeStore {
   private checkpointPauseMs = 0;
   private pendingCheckpoint: CheckpointImage | undefined;
   private failed: HashlogError | undefined;
+  private syncedGen = 0; // every group up to it is durable
+  private failures = 0; // failed flush events seen
+  private job: CompactionJob | undefined;
+  private readonly markWindow = new SegmentWindow(this.fs);
+  private background = false; // a copy or unlink is running
+  private finishClose: (() => void) | undefined; // close() waits for the writer and the background phase
+  private asyncReads = 0; // getAsync reads that hold a record location
+  private flushWaiters: (() => void)[] = []; // woken by every flush event, and by close
+  // Set when a job had to leave sources on disk that the log no longer lists (compactUnlink).
+  private sourcesLeft = false;
+  private rollRequested = false; // the next write seals the active segment (compaction's policy)
+  private compactions = 0;
+  private compactedRead = 0;
+  private compactedWritten = 0;
   private opened = false;
   private closed = false;
   private readonly manyMax: number;
@@ -124,8 +149,9 @@ export class JsStore implements NativeStore {
       }
       await this.recover();
     } catch (e) {
-      for (const s of this.segments) s.close();
+      for (const s of this.segments) s?.close();
       this.segments = [];
+      this.log = [];
       this.lock.release();
       this.closed = true;
       if (e instanceof IndexFullError) throw fullError(e.message);
@@ -137,21 +163,29 @@ export class JsStore implements NativeStore {
     const o = this.options;
     this.report = await recover(this.fs, this.dir,
       { repair: o.repair, readOnly: o.readOnly, segmentSize: o.segmentSize, useCheckpoint: o.useCheckpoint, progress: this.progress },
-      this.hasher, this.segments, this.index, this.expiry);
-    for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
+      this.hasher, this.segments as Segment[], this.index, this.expiry);
+    this.log = [...this.segments as Segment[]];
+    this.recountLogBytes();
     this.appended = this.report.replayedBytes;
     this.seq = this.report.maxSeq;
     if (o.readOnly) return; // no writer, no new segment
     this.nextFileNumber = this.report.nextFileNumber;
-    if (this.segments.length === 0) {
+    const last = this.log[this.log.length - 1] as Segment | undefined;
+    // Appends never go to a compacted segment (it must stay a copy of older records).
+    if (last === undefined || !last.writable || last.compacted) {
       const seg = new Segment(this.fs, this.dir, this.nextFileNumber++, 0);
       seg.reserve = o.segmentSize;
       seg.createSync();
-      this.segments.push(seg);
-      this.fs.syncDirSync(this.dir);
+      try {
+        this.fs.syncDirSync(this.dir);
+      } catch (e) {
+        seg.close();
+        throw e;
+      }
       seg.end = SEGMENT_HEADER_SIZE;
+      this.addSegment(seg);
     }
-    this.active = this.segments[this.segments.length - 1];
+    this.active = this.log[this.log.length - 1];
     // Zero-fill ahead only when every group is synced (docs/DESIGN.md, "Zero-filled segments").
     const chunk = o.sync ? Math.min(PREALLOC_CHUNK, Math.ceil(o.segmentSize / 4096) * 4096) : 0;
     this.writer = new LogWriter(this.fs, this.dir, o.sync, o.flushIntervalMs, chunk, this.active,
@@ -160,22 +194,29 @@ export class JsStore implements NativeStore {
 
   close(): void {
     if (this.closed) return;
-    this.closed = true;
+    this.closed = true; // also what makes a running copy stop (HASHLOG_CLOSED)
+    for (const wake of this.flushWaiters.splice(0)) wake();
     const w = this.writer;
-    const finish = (): void => {
-      for (const s of this.segments) s.close();
+    this.finishClose = (): void => {
+      for (const s of this.segments) s?.close();
       this.segments = [];
+      this.log = [];
+      this.job = undefined;
       this.active = undefined;
       this.lock.release();
     };
-    if (w === undefined) {
-      finish();
-      return;
-    }
-    w.stopNow();
-    // A write still in flight on the pool must not find its descriptor closed (or reused).
-    if (w.busy) void w.idle().then(finish);
-    else finish();
+    w?.stopNow();
+    // A write, copy or unlink still in flight on the pool must not find its descriptor
+    // closed (or reused).
+    if (w?.busy === true) void w.idle().then(() => this.tryFinishClose());
+    this.tryFinishClose();
+  }
+
+  private tryFinishClose(): void {
+    const finish = this.finishClose;
+    if (finish === undefined || this.writer?.busy === true || this.background) return;
+    this.finishClose = undefined;
+    finish();
   }
 
   setActive(): void {
@@ -204,7 +245,7 @@ export class JsStore implements NativeStore {
   // Points recBuf/recAt at the record at (slot, off), with at least `want` bytes of it
   // (fewer at the end of the file). A record below flushedEnd is in the file.
   private locate(slot: number, off: number, want: number): void {
-    const seg = this.segments[slot];
+    const seg = this.segments[slot] as Segment;
     if (off < seg.flushedEnd) {
       this.recGot = this.fs.preadSync(seg.fd, this.readBuf, 0, Math.min(want, this.readBuf.length), off, seg.path);
       this.recBuf = this.readBuf;
@@ -261,7 +302,7 @@ export class JsStore implements NativeStore {
     if (have < size) {
       // A value longer than the read-ahead: read the rest straight into the target.
       const e = this.index.find(this.tag, this.extra, this.confirm); // re-locates the record
-      const seg = this.segments[this.index.slotOf(e)];
+      const seg = this.segments[this.index.slotOf(e)] as Segment;
       const off = this.index.offsetOf(e) + RECORD_HEADER_SIZE + h.keySize + have;
       this.fs.preadSync(seg.fd, target, have, size - have, off, seg.path);
     }
@@ -321,7 +362,7 @@ export class JsStore implements NativeStore {
     const candidates: number[] = [];
     let pending = false;
     this.index.candidates(HashIndex.tagOf(this.hasher.hi), this.hasher.lo & 0xffff, (slot, off) => {
-      if (off < this.segments[slot].flushedEnd) candidates.push(slot, off);
+      if (off < (this.segments[slot] as Segment).flushedEnd) candidates.push(slot, off);
       else pending = true;
       return false;
     });
@@ -336,12 +377,22 @@ export class JsStore implements NativeStore {
   }
 
   // The value of the first of the candidate records (slot, offset pairs) that holds `key`
-  // and has not expired. The records stay in their files until close, which waits for this.
+  // and has not expired. The records stay in their files until close, which waits for this,
+  // and their slots stay taken: compactRetire waits for asyncReads to drop to 0.
   private async readLocated(candidates: number[], key: Buffer): Promise<Buffer | undefined> {
+    this.asyncReads++;
+    try {
+      return await this.readCandidates(candidates, key);
+    } finally {
+      this.asyncReads--;
+    }
+  }
+
+  private async readCandidates(candidates: number[], key: Buffer): Promise<Buffer | undefined> {
     const h = new RecordHeader();
     const head = RECORD_HEADER_SIZE + key.length;
     for (let i = 0; i < candidates.length; i += 2) {
-      const seg = this.segments[candidates[i]];
+      const seg = this.segments[candidates[i]] as Segment;
       const off = candidates[i + 1];
       const buf = Buffer.allocUnsafe(head + READ_AHEAD);
       const got = await this.fs.pread(seg.fd, buf, 0, buf.length, off, seg.path);
@@ -374,7 +425,7 @@ export class JsStore implements NativeStore {
         if (this.recGot >= RECORD_HEADER_SIZE + h.keySize) {
           this.recBuf.copy(k, 0, start, start + h.keySize);
         } else {
-          const seg = this.segments[slot];
+          const seg = this.segments[slot] as Segment;
           this.fs.preadSync(seg.fd, k, 0, h.keySize, off + RECORD_HEADER_SIZE, seg.path);
         }
         keys.push(k);
@@ -394,11 +445,14 @@ export class JsStore implements NativeStore {
     return [this.progress.done, this.progress.total];
   }
 
-  /** Every segment with records and how many of its bytes are in the file (online backup). */
+  /**
+   * Every segment with records, in log order, and how many of its bytes are in the file
+   * (online backup): [name, written, end, flags].
+   */
   writtenSegments(): [string, number, number, number][] {
     this.ready();
-    return this.segments.filter((s) => s.flushedEnd > SEGMENT_HEADER_SIZE)
-      .map((s): [string, number, number, number] => [Segment.fileName(s.fileNumber), s.flushedEnd, s.end, 0]);
+    return this.log.filter((s) => s.flushedEnd > SEGMENT_HEADER_SIZE)
+      .map((s): [string, number, number, number] => [Segment.fileName(s.fileNumber), s.flushedEnd, s.end, s.flags]);
   }
 
   private liveKeys(): number {
@@ -437,15 +491,18 @@ export class JsStore implements NativeStore {
     // Roll when the record would pass the segment size (unless the segment is empty: a large
     // record gets a segment of its own) or its reservation.
     const tooBig = active.end + n > o.segmentSize && active.end > SEGMENT_HEADER_SIZE;
-    if (tooBig || active.end + n > Math.max(active.reserve, o.segmentSize)) {
-      if (this.segments.length >= MAX_SEGMENT_SLOTS) throw fullError('too many segments');
-      const seg = new Segment(this.fs, this.dir, this.nextFileNumber++, this.segments.length);
+    const roll = this.rollRequested && active.end > SEGMENT_HEADER_SIZE;
+    if (tooBig || roll || active.end + n > Math.max(active.reserve, o.segmentSize)) {
+      this.rollRequested = false;
+      const seg = new Segment(this.fs, this.dir, this.nextFileNumber, 0);
       seg.reserve = Math.max(o.segmentSize, SEGMENT_HEADER_SIZE + n);
       seg.end = SEGMENT_HEADER_SIZE;
+      this.addSegment(seg);
+      this.nextFileNumber++;
       active.sealedAt = active.end;
-      this.segments.push(seg);
       this.active = active = seg;
     }
+    if (active.firstGen === NO_GEN) active.firstGen = (this.writer as LogWriter).openGen;
     const off = active.end;
     active.end += n;
     this.logBytes += n;
@@ -464,7 +521,7 @@ export class JsStore implements NativeStore {
       undo.oldLoc = oldSlot * TWO32 + this.index.offsetOf(e);
       undo.oldSize = this.old.totalSize;
       undo.oldExpiresAt = this.old.expiresAt;
-      this.segments[oldSlot].liveBytes -= undo.oldSize;
+      (this.segments[oldSlot] as Segment).liveBytes -= undo.oldSize;
       this.expiry.remove(this.old.expiresAt);
     }
     if (type === TYPE_PUT) {
@@ -473,7 +530,7 @@ export class JsStore implements NativeStore {
       undo.newExpiresAt = expiresAt;
       if (e >= 0) this.index.replace(e, slot, off);
       else this.index.insert(this.tag, this.extra, slot, off);
-      this.segments[slot].liveBytes += n;
+      (this.segments[slot] as Segment).liveBytes += n;
       this.expiry.add(expiresAt);
     } else if (e >= 0) {
       this.index.erase(e);
@@ -630,7 +687,7 @@ export class JsStore implements NativeStore {
     if (this.closed) return;
     this.index.clear();
     this.expiry.clear();
-    for (const seg of this.segments) seg.liveBytes = 0;
+    for (const seg of this.segments) if (seg !== undefined) seg.liveBytes = 0;
     this.index.shrinkToFit();
   }
 
@@ -644,17 +701,364 @@ export class JsStore implements NativeStore {
     return this.writer.requestSync();
   }
 
+  // ---- segments: slots and log order ----
+
+  // Gives a segment a slot (reusing one that compaction freed) and takes it over.
+  private takeSlot(seg: Segment): void {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      if (this.segments.length >= MAX_SEGMENT_SLOTS) throw fullError('too many segments');
+      slot = this.segments.length;
+      this.segments.push(undefined);
+    }
+    seg.slot = slot;
+    this.segments[slot] = seg;
+  }
+
+  // takeSlot, then appends it to the log.
+  private addSegment(seg: Segment): void {
+    this.takeSlot(seg);
+    this.log.push(seg);
+  }
+
+  private freeSlot(slot: number): void {
+    this.segments[slot]?.close();
+    this.segments[slot] = undefined;
+    this.freeSlots.push(slot);
+  }
+
+  private recountLogBytes(): void {
+    this.logBytes = 0;
+    for (const seg of this.log) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
+  }
+
+  // ---- compaction (lib/js/compaction.ts; native/store_compaction.cc) ----
+
+  // How many segments at the front of the log a compaction may take.
+  private compactableCount(): number {
+    const log = this.log;
+    let n = 0;
+    while (n < log.length && log[n].compacted) n++;
+    // An ordinary segment may go once the segment after it has a synced group: every record
+    // in it is then durable (a failed group can no longer roll back to it), and the flush
+    // loop has moved on for good. The active segment never goes.
+    while (n + 1 < log.length && !log[n].compacted && log[n + 1].firstGen !== NO_GEN && log[n + 1].firstGen <= this.syncedGen) n++;
+    return n;
+  }
+
+  /** [[name, flags, bytes, liveBytes, compactable], ...] in log order (lib/compaction.ts). */
+  listSegments(): [string, number, number, number, boolean][] {
+    this.ready();
+    const compactable = this.compactableCount();
+    return this.log.map((seg, i): [string, number, number, number, boolean] =>
+      [Segment.fileName(seg.fileNumber), seg.flags, seg.end - SEGMENT_HEADER_SIZE, seg.liveBytes, i < compactable]);
+  }
+
+  /**
+   * Starts a job on the compacted segments and the oldest ordinary ones the writer has left
+   * for good; false when they hold no garbage. maxOutputSize 0 = the segment size.
+   */
+  compactStart(maxOutputSize: number, bytesPerSecond: number, keepFromFile = 0): boolean {
+    this.checkWritable();
+    if (this.job !== undefined) throw invalid('a compaction is already running');
+    // Sources a job left on disk hold records older than the log's outputs; a new job could
+    // drop a tombstone that keeps one of them deleted, which the next open would bring back.
+    // Until that open (which scans them in log order), no job runs.
+    if (this.sourcesLeft) {
+      throw new HashlogError(`compact ${this.dir}: an earlier job left segments behind after a failure: reopen the store`,
+        'HASHLOG_IO');
+    }
+    let n = this.compactableCount();
+    if (keepFromFile !== 0) {
+      // Ordinary segments from keepFromFile on stay: a replication feed still streams them.
+      let keep = 0;
+      while (keep < n && (this.log[keep].compacted || this.log[keep].fileNumber < keepFromFile)) keep++;
+      n = keep;
+    }
+    let bytes = 0;
+    let live = 0;
+    for (let i = 0; i < n; i++) {
+      bytes += this.log[i].end - SEGMENT_HEADER_SIZE;
+      live += this.log[i].liveBytes;
+    }
+    if (bytes === live) return false; // no garbage in reach (or nothing at all)
+    // Offsets in a segment are 32-bit: an output stays below 4 GiB.
+    const maxOut = Math.min(Math.max(maxOutputSize !== 0 ? maxOutputSize : this.options.segmentSize,
+      SEGMENT_HEADER_SIZE + 1), TWO32 - 1);
+    // Each output but the last is over half full unless a record does not fit: at most
+    // 2 * live / max + 1 of them. Numbers are reserved now because the writer takes new ones too.
+    const outputs = Math.floor((2 * live) / maxOut) + 2;
+    this.job = new CompactionJob(this.log.slice(0, n), this.nextFileNumber, outputs, maxOut, bytesPerSecond, bytes,
+      this.failures);
+    this.nextFileNumber += outputs;
+    return true;
+  }
+
+  // Notes the put at (source, offset) whose header is this.h and whose bytes are at buf[at]
+  // as a move (live) or a drop (live but expired).
+  private markRecord(job: CompactionJob, source: number, offset: number, buf: Buffer, at: number, h: RecordHeader): void {
+    const slot = job.sources[source].slot;
+    this.hasher.hash(buf, at + RECORD_HEADER_SIZE, h.keySize);
+    const tag = HashIndex.tagOf(this.hasher.hi);
+    const extra = this.hasher.lo & 0xffff;
+    // Live means the index points at exactly this record: no key comparison needed.
+    if (this.index.find(tag, extra, (s, o) => s === slot && o === offset) < 0) return;
+    if (this.expired(h)) job.drops.add(source, offset, tag, extra, h.totalSize, h.expiresAt);
+    else job.moves.add(source, offset, tag, extra, h.totalSize, 0);
+  }
+
+  // Marks the records of one source from job.markOffset, at most `budget` of them and
+  // about `bytes` of it; returns [records, bytes] done.
+  private markRecords(job: CompactionJob, source: number, budget: number, bytes: number): [number, number] {
+    const seg = job.sources[source];
+    const w = this.markWindow;
+    const h = this.h;
+    const inner = this.old;
+    let pos = Math.max(job.markOffset, SEGMENT_HEADER_SIZE);
+    const from = pos;
+    let done = 0;
+    while (pos < seg.end && done < budget && pos - from < bytes) {
+      const at = w.ensureRecordSync(seg, pos, seg.end);
+      if (decodeRecord(w.buf, at, seg.end - pos, h) !== DecodeResult.Ok) {
+        // Only a store opened with repair has damaged ranges inside its segments (recovery
+        // stepped over them); step over them the same way, to the next intact record.
+        let next = pos + 1;
+        while (next + RECORD_HEADER_SIZE <= seg.end) {
+          const a = w.ensureRecordSync(seg, next, seg.end);
+          if (decodeRecord(w.buf, a, seg.end - next, h) === DecodeResult.Ok) break;
+          next++;
+        }
+        if (next + RECORD_HEADER_SIZE > seg.end) next = seg.end;
+        job.skippedBytes += next - pos;
+        pos = next;
+        continue;
+      }
+      if (h.type === TYPE_PUT) {
+        this.markRecord(job, source, pos, w.buf, at, h);
+      } else if (h.type === TYPE_BATCH) {
+        // Inner records are indexed one by one; the copies are plain records (a batch's
+        // all-or-nothing promise is kept: it is whole on disk already).
+        const total = h.totalSize;
+        for (let p = RECORD_HEADER_SIZE; p < total;) {
+          decodeHeader(w.buf, at + p, inner);
+          if (inner.type === TYPE_PUT) this.markRecord(job, source, pos + p, w.buf, at + p, inner);
+          p += inner.totalSize;
+          done++;
+        }
+      }
+      // Deletes and clears are dropped: nothing older than the job's sources exists for them
+      // to delete, and the records they deleted are not copied.
+      pos += h.totalSize;
+      done++;
+    }
+    job.markOffset = pos;
+    return [done, pos - from];
+  }
+
+  /** Marks up to `budget` records; true when every source is marked. */
+  compactMark(budget: number): boolean {
+    this.ready();
+    const job = this.job;
+    if (job === undefined) return true;
+    const b = budget >= 1 ? Math.floor(budget) : 1;
+    let used = 0;
+    let read = 0;
+    while (job.markSource < job.sources.length && used < b && read < MARK_SLICE_BYTES) {
+      const [records, bytes] = this.markRecords(job, job.markSource, b - used, MARK_SLICE_BYTES - read);
+      used += records;
+      read += bytes;
+      if (job.markOffset >= job.sources[job.markSource].end) {
+        job.markSource++;
+        job.markOffset = 0;
+      }
+    }
+    return job.markSource >= job.sources.length;
+  }
+
+  // Runs a copy or unlink; close() waits for it before it closes the descriptors.
+  private async inBackground(phase: (job: CompactionJob) => Promise<void>): Promise<void> {
+    this.ready();
+    if (this.job === undefined) throw invalid('no compaction is running');
+    const job = this.job;
+    this.background = true;
+    try {
+      await phase(job);
+    } finally {
+      this.background = false;
+      this.tryFinishClose();
+    }
+  }
+
+  /** The copy phase: the outputs are written, synced and renamed into place. */
+  compactCopy(): Promise<void> {
+    return this.inBackground((job) => copyLiveRecords(this.fs, this.dir, job, () => this.closed));
+  }
+
+  // Opens the outputs the copy wrote and gives them slots (native maps them).
+  private mapOutputs(job: CompactionJob): void {
+    const head = Buffer.alloc(SEGMENT_HEADER_SIZE);
+    const out: SegmentHeader = { fileNumber: 0, major: 0, minor: 0, flags: 0 };
+    for (let i = job.mapped.length; i < job.outputs.length; i++) {
+      const o = job.outputs[i];
+      const seg = new Segment(this.fs, this.dir, o.fileNumber, 0);
+      seg.open(false);
+      try {
+        // Read through the seam's 'read' (native: 'mmap') step, as the mapping is in native.
+        if (seg.read(head, 0, SEGMENT_HEADER_SIZE, 0) !== SEGMENT_HEADER_SIZE || decodeSegmentHeader(head, out) !== HeaderResult.Ok
+          || out.fileNumber !== o.fileNumber || seg.fileSize !== o.size) {
+          throw new HashlogError(`bad segment header in ${seg.path} at offset 0`, 'HASHLOG_CORRUPTION');
+        }
+        seg.flags = SEGMENT_COMPACTED;
+        seg.end = o.size;
+        seg.flushedEnd = o.size;
+        seg.firstGen = 0;
+        this.takeSlot(seg);
+      } catch (e) {
+        seg.close();
+        throw e;
+      }
+      job.mapped.push(seg);
+    }
+  }
+
+  /** Points the index at the copies where it still points at the originals, up to `budget` entries; true when done. */
+  compactInstall(budget: number): boolean {
+    this.ready();
+    const job = this.job;
+    if (job === undefined) return true;
+    const b = budget >= 1 ? Math.floor(budget) : 1;
+    this.mapOutputs(job);
+    let used = 0;
+    const m = job.moves;
+    for (; job.installNext < m.length && used < b; job.installNext++, used++) {
+      const i = job.installNext;
+      const src = job.sources[m.source.data[i]];
+      const dst = job.mapped[m.output.data[i]];
+      const from = m.offset.data[i];
+      const e = this.index.find(m.tag.data[i], m.extra.data[i], (s, o) => s === src.slot && o === from);
+      if (e < 0) continue; // overwritten or deleted since it was marked: the newer record wins
+      this.index.replace(e, dst.slot, m.toOffset.data[i]);
+      src.liveBytes -= m.size.data[i];
+      dst.liveBytes += m.size.data[i];
+    }
+    const d = job.drops;
+    for (; job.dropNext < d.length && used < b; job.dropNext++, used++) {
+      const i = job.dropNext;
+      const src = job.sources[d.source.data[i]];
+      const at = d.offset.data[i];
+      const e = this.index.find(d.tag.data[i], d.extra.data[i], (s, o) => s === src.slot && o === at);
+      if (e < 0) continue;
+      this.index.erase(e);
+      this.expiry.remove(d.expiresAt.data[i]);
+      src.liveBytes -= d.size.data[i];
+    }
+    if (job.installNext < m.length || job.dropNext < d.length) return false;
+    // The sources were the front of the log, and nothing but a job removes from the front.
+    this.log = [...job.mapped, ...this.log.slice(job.sources.length)];
+    this.recountLogBytes();
+    job.genAfterInstall = this.lastGen;
+    return true;
+  }
+
+  /**
+   * Deletes the sources, oldest first, once every write made until the end of install is
+   * durable. (Native deletes them at once: see docs/DESIGN.md, "The js engine".)
+   */
+  compactUnlink(): Promise<void> {
+    return this.inBackground(async (job) => {
+      // Mark skipped every record that a newer write had replaced. Until that write is
+      // durable, the source holds the only durable copy of the key: a crash would lose both.
+      while (this.syncedGen < job.genAfterInstall && this.failures === job.failuresAtStart && !this.closed) {
+        (this.writer as LogWriter).requestSync();
+        await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+      }
+      if (this.closed) throw new HashlogError('store is closed', 'HASHLOG_CLOSED');
+      if (this.failures !== job.failuresAtStart) {
+        // A rollback may have pointed an entry back at a record that was not copied: the
+        // sources must stay (compactStart explains what that costs).
+        this.sourcesLeft = true;
+        return;
+      }
+      try {
+        await unlinkSources(this.fs, this.dir, job);
+      } catch (e) {
+        if (job.unlinked < job.sources.length) this.sourcesLeft = true;
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Closes the sources once nothing can read them any more (every write that might roll
+   * back to them is durable, and no getAsync read holds a location). True when the job is over.
+   */
+  compactRetire(): boolean {
+    this.ready();
+    const job = this.job;
+    if (job === undefined) return true;
+    if (this.failures === job.failuresAtStart) {
+      // A write that was in flight during install may still roll back to a source record:
+      // wait until it is durable.
+      if (this.syncedGen < job.genAfterInstall || this.asyncReads > 0) return false;
+      for (const seg of job.sources) this.freeSlot(seg.slot);
+    }
+    // else: a rollback may have pointed an entry back at a source; the sources stay open
+    // (and their slots taken) until close. Their files are gone either way.
+    this.compactions++;
+    this.compactedRead += job.bytesRead;
+    this.compactedWritten += job.bytesWritten;
+    this.job = undefined;
+    return true;
+  }
+
+  /**
+   * Ends a job that failed in copy or at the start of install (REQUIRES: no entry moved);
+   * removes the outputs, failing-stop if one cannot be removed.
+   */
+  /** The next write starts a new segment (native Store::RollActive). */
+  rollSegment(): void {
+    this.rollRequested = true;
+  }
+
+  compactAbort(): void {
+    const job = this.job;
+    if (job === undefined || this.closed) return;
+    // No entry points at an output yet (install moves none before every output is mapped).
+    // Outputs already renamed into place must go, like a failed copy's (compaction.h).
+    let orphaned = job.orphaned;
+    for (const seg of job.mapped) this.freeSlot(seg.slot);
+    for (const o of job.outputs) {
+      try {
+        this.fs.unlinkSync(path.join(this.dir, Segment.fileName(o.fileNumber)));
+      } catch {
+        orphaned = true;
+      }
+    }
+    if (job.outputs.length > 0) {
+      try {
+        this.fs.syncDirSync(this.dir);
+      } catch {
+        orphaned = true;
+      }
+    }
+    if (orphaned && this.failed === undefined) {
+      const cause = ioError('unlink', `${this.dir} (a compaction output)`, { errno: 5, code: 'EIO', message: 'EIO: i/o error' });
+      this.failed = failedError(cause);
+    }
+    this.job = undefined;
+  }
+
   // ---- commit events and rollback ----
 
   private undo(u: UndoEntry): void {
     if (u.newLoc !== 0) {
       const e = this.index.find(u.tag, u.extra, (s, o) => s * TWO32 + o === u.newLoc);
       if (e < 0) return;
-      this.segments[Math.floor(u.newLoc / TWO32)].liveBytes -= u.newSize;
+      (this.segments[Math.floor(u.newLoc / TWO32)] as Segment).liveBytes -= u.newSize;
       this.expiry.remove(u.newExpiresAt);
       if (u.oldLoc !== 0) {
         this.index.replace(e, Math.floor(u.oldLoc / TWO32), u.oldLoc % TWO32);
-        this.segments[Math.floor(u.oldLoc / TWO32)].liveBytes += u.oldSize;
+        (this.segments[Math.floor(u.oldLoc / TWO32)] as Segment).liveBytes += u.oldSize;
         this.expiry.add(u.oldExpiresAt);
       } else {
         this.index.erase(e);
@@ -667,7 +1071,7 @@ export class JsStore implements NativeStore {
         return; // out of memory: the index stays short
       }
       this.index.insert(u.tag, u.extra, Math.floor(u.oldLoc / TWO32), u.oldLoc % TWO32);
-      this.segments[Math.floor(u.oldLoc / TWO32)].liveBytes += u.oldSize;
+      (this.segments[Math.floor(u.oldLoc / TWO32)] as Segment).liveBytes += u.oldSize;
       this.expiry.add(u.oldExpiresAt);
     }
   }
@@ -676,6 +1080,9 @@ export class JsStore implements NativeStore {
     let first = 0;
     let last = 0;
     const w = this.writer as LogWriter;
+    if (ev.error === undefined) this.syncedGen = Math.max(this.syncedGen, ev.syncedGen);
+    if (ev.error !== undefined && !this.closed) this.failures++;
+    for (const wake of this.flushWaiters.splice(0)) wake();
     if (ev.error !== undefined && !this.closed) {
       const resume = ev.error.code !== 'HASHLOG_FAILED';
       if (!resume) this.failed = ev.error;
@@ -687,14 +1094,16 @@ export class JsStore implements NativeStore {
       if (resume && rb.start !== undefined) {
         // No record of the failed groups reached a file: append again from where they
         // started, dropping segments they opened (a file may exist with just its header).
+        // (File numbers are not reused: a compaction may have reserved the next ones.)
         const start = rb.start;
         let removed = false;
-        while (this.segments[this.segments.length - 1] !== start) {
-          const seg = this.segments.pop() as Segment;
+        while (this.log[this.log.length - 1] !== start) {
+          const seg = this.log.pop() as Segment;
           if (seg.created) {
             seg.discard();
             removed = true;
           }
+          this.freeSlot(seg.slot);
         }
         if (removed) {
           try {
@@ -706,10 +1115,11 @@ export class JsStore implements NativeStore {
         this.active = start;
         start.end = rb.offset;
         start.sealedAt = 0;
-        this.logBytes = 0;
-        for (const seg of this.segments) this.logBytes += seg.end - SEGMENT_HEADER_SIZE;
-        this.nextFileNumber = start.fileNumber + 1;
-        w.resume(start.created ? start : this.segments[start.slot - 1]);
+        if (rb.offset === SEGMENT_HEADER_SIZE) start.firstGen = NO_GEN;
+        this.recountLogBytes();
+        // A segment the failed groups were to create was never left by the flush loop's
+        // predecessor, which is therefore still in the log (compaction takes none it may use).
+        w.resume(start.created ? start : this.log[this.log.length - 2]);
       } else if (resume) {
         w.resume(undefined);
       }
@@ -724,7 +1134,7 @@ export class JsStore implements NativeStore {
     this.ready();
     let liveBytes = 0;
     let logBytes = 0;
-    for (const seg of this.segments) {
+    for (const seg of this.log) {
       liveBytes += seg.liveBytes;
       logBytes += seg.end - SEGMENT_HEADER_SIZE;
     }
@@ -733,13 +1143,16 @@ export class JsStore implements NativeStore {
       liveBytes,
       garbageBytes: logBytes - liveBytes,
       logBytes,
-      segments: this.segments.length,
+      segments: this.log.length,
       indexCapacity: this.index.capacity,
       indexBytes: this.index.bytes,
       fsyncs: this.writer?.fsyncs ?? 0,
       seq: this.seq,
       bytesSinceCheckpoint: this.bytesSinceCheckpoint(),
       checkpointPauseMs: this.checkpointPauseMs,
+      compactions: this.compactions,
+      compactedBytesRead: this.compactedRead,
+      compactedBytesWritten: this.compactedWritten,
     };
   }
 
@@ -769,7 +1182,7 @@ export class JsStore implements NativeStore {
     this.ready();
     if (this.options.readOnly) throw new HashlogError('store is open read-only', 'HASHLOG_READONLY');
     if (this.failed !== undefined) throw failedError(this.failed.cause as HashlogError);
-    const img = buildCheckpoint(this.fs, this.hasher.seed, this.seq, this.segments, this.index, this.expiry);
+    const img = buildCheckpoint(this.fs, this.hasher.seed, this.seq, this.log, this.index, this.expiry);
     img.rollbacks = this.rollbacks;
     img.appended = this.appended;
     this.checkpointPauseMs = img.buildMillis;
@@ -786,6 +1199,10 @@ export class JsStore implements NativeStore {
     // A rolled-back group would leave the snapshot naming records that never reached the disk.
     if (img.rollbacks !== this.rollbacks) {
       throw new HashlogError(`checkpoint ${this.dir}: a commit group failed while it was taken`, 'HASHLOG_IO');
+    }
+    // A compaction may have retired a listed segment meanwhile (its descriptor closed).
+    if (img.segments.some((seg, i) => this.log[i] !== seg)) {
+      throw new HashlogError(`checkpoint ${this.dir}: a compaction changed the log while it was taken`, 'HASHLOG_IO');
     }
     // The js engine has no thread to hand this to: the tail CRCs and the file's CRC run here,
     // and count as part of the pause.

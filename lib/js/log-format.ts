@@ -5,6 +5,12 @@ import { crc32c, maskCrc } from './crc32c';
 export const SEGMENT_MAGIC = Buffer.from('HASHLOG\n', 'latin1');
 export const FORMAT_MAJOR = 1;
 export const FORMAT_MINOR = 0;
+// Only compacted segments are written as 2.0, so a store that never compacted stays readable
+// by 1.x builds, and a 1.x build refuses a compacted segment instead of scanning it in the
+// wrong order (native/log_format.h). This engine reads both.
+export const COMPACTED_FORMAT_MAJOR = 2;
+/** Segment header flag: written by compaction; its records are copies of older records, in log order. */
+export const SEGMENT_COMPACTED = 1;
 export const SEGMENT_HEADER_SIZE = 32;
 export const RECORD_HEADER_SIZE = 32;
 
@@ -114,11 +120,12 @@ export function decodeRecord(p: Uint8Array, at: number, avail: number, h: Record
   return DecodeResult.Ok;
 }
 
-export function encodeSegmentHeader(fileNumber: number): Buffer {
+export function encodeSegmentHeader(fileNumber: number, flags = 0): Buffer {
   const b = Buffer.alloc(SEGMENT_HEADER_SIZE);
   SEGMENT_MAGIC.copy(b, 0);
-  b.writeUInt16LE(FORMAT_MAJOR, 8);
+  b.writeUInt16LE(flags !== 0 ? COMPACTED_FORMAT_MAJOR : FORMAT_MAJOR, 8);
   b.writeUInt16LE(FORMAT_MINOR, 10);
+  writeU32(b, 12, flags);
   writeU64(b, 16, fileNumber);
   writeU32(b, 28, maskCrc(crc32c(b, 0, 28)));
   return b;
@@ -130,6 +137,7 @@ export interface SegmentHeader {
   fileNumber: number;
   major: number;
   minor: number;
+  flags: number;
 }
 
 /** Validates a segment header (32 bytes at p[0]); fills `out` on Ok and NewerMajor. */
@@ -140,8 +148,9 @@ export function decodeSegmentHeader(p: Uint8Array, out: SegmentHeader): HeaderRe
   out.major = p[8] | (p[9] << 8);
   out.minor = p[10] | (p[11] << 8);
   out.fileNumber = readU64(p, 16);
+  out.flags = readU32(p, 12);
   // A newer minor version only adds what older readers may ignore; a newer major does not.
-  if (out.major > FORMAT_MAJOR) return HeaderResult.NewerMajor;
+  if (out.major > COMPACTED_FORMAT_MAJOR) return HeaderResult.NewerMajor;
   return HeaderResult.Ok;
 }
 

@@ -1,6 +1,7 @@
 // Recovery: opens every segment of a store directory and rebuilds the index by scanning
-// them in file order; the newer sequence number wins where a key appears twice
-// (native/recovery.h, docs/FORMAT.md "Recovery" for the damage rules).
+// them in log order (compacted segments first, then the others, each by number); the newer
+// sequence number wins where a key appears twice (native/recovery.h, docs/FORMAT.md
+// "Recovery" for the damage rules, "Compaction" for the order).
 //
 // Without mmap, a segment is read through a sliding window of 1 MiB (grown for a record
 // larger than that), so open needs no RAM in proportion to the log; a key outside the window
@@ -13,7 +14,7 @@ import type { FileSystem } from './file';
 import type { Hasher } from './hash';
 import { HashIndex, IndexFullError } from './hash-index';
 import {
-  decodeHeader, decodeRecord, decodeSegmentHeader, DecodeResult, FORMAT_MAJOR, HeaderResult, MAX_KEY_SIZE, MAX_VALUE_SIZE,
+  COMPACTED_FORMAT_MAJOR, decodeHeader, decodeRecord, decodeSegmentHeader, DecodeResult, HeaderResult, MAX_KEY_SIZE, MAX_VALUE_SIZE,
   RECORD_HEADER_SIZE,
   readU32, RecordHeader, recordHasKey, SEGMENT_HEADER_SIZE, TYPE_BATCH, TYPE_CLEAR, TYPE_DELETE, TYPE_PUT, type SegmentHeader,
 } from './log-format';
@@ -354,26 +355,53 @@ class Scanner {
   }
 }
 
-// Checks a segment's header; true if it is the newest and its header never reached the disk.
-function checkHeader(seg: Segment, newest: boolean, repair: boolean, fs: FileSystem): boolean {
+// Reads a segment's header (Zero when the file is shorter than one).
+function readHeader(seg: Segment, fs: FileSystem, out: SegmentHeader): HeaderResult {
   const head = Buffer.alloc(SEGMENT_HEADER_SIZE);
   const got = seg.fileSize < SEGMENT_HEADER_SIZE ? 0 : fs.preadSync(seg.fd, head, 0, SEGMENT_HEADER_SIZE, 0, seg.path);
-  const out: SegmentHeader = { fileNumber: 0, major: 0, minor: 0 };
-  const r = got < SEGMENT_HEADER_SIZE ? HeaderResult.Zero : decodeSegmentHeader(head, out);
+  return got < SEGMENT_HEADER_SIZE ? HeaderResult.Zero : decodeSegmentHeader(head, out);
+}
+
+// Checks a segment's header and reads its flags; true if it is the newest and its header
+// never reached the disk (the header is synced before any record is written).
+function checkHeader(seg: Segment, newest: boolean, repair: boolean, fs: FileSystem): boolean {
+  const out: SegmentHeader = { fileNumber: 0, major: 0, minor: 0, flags: 0 };
+  const r = readHeader(seg, fs, out);
   if (r === HeaderResult.NewerMajor) {
-    throw new HashlogError(`${seg.path} has format version ${out.major}.${out.minor}; this build reads up to ${FORMAT_MAJOR}.x`,
+    throw new HashlogError(
+      `${seg.path} has format version ${out.major}.${out.minor}; this build reads up to ${COMPACTED_FORMAT_MAJOR}.x`,
       'HASHLOG_NOT_SUPPORTED');
   }
-  if (r === HeaderResult.Ok && out.fileNumber === seg.fileNumber) return false;
+  if (r === HeaderResult.Ok && out.fileNumber === seg.fileNumber) {
+    seg.flags = out.flags;
+    return false;
+  }
   if (newest && r === HeaderResult.Zero) return true;
   if (repair) return false; // salvage its records anyway
   throw corruption(`bad segment header in ${seg.path} at offset 0`);
 }
 
+// The flags of a segment whose header is intact, else 0 (checkHeader judges it later).
+function peekFlags(seg: Segment, fs: FileSystem): number {
+  const out: SegmentHeader = { fileNumber: 0, major: 0, minor: 0, flags: 0 };
+  return readHeader(seg, fs, out) === HeaderResult.Ok && out.fileNumber === seg.fileNumber ? out.flags : 0;
+}
+
+// Removes what an interrupted compaction left: outputs that were never renamed into place.
+function removeTempFiles(fs: FileSystem, dir: string, names: string[]): void {
+  let removed = false;
+  for (const name of names) {
+    if (Segment.parseTempFileName(name) === undefined) continue;
+    fs.unlinkSync(path.join(dir, name));
+    removed = true;
+  }
+  if (removed) fs.syncDirSync(dir);
+}
+
 /**
- * Fills `segments` (slot i = i-th file) and `index`, cutting off a torn tail. A newest
- * segment whose header never reached the disk is removed. On failure the caller closes
- * whatever is in `segments`.
+ * Fills `segments` (slot i = the i-th in log order) and `index`, cutting off a torn tail. A
+ * newest segment whose header never reached the disk is removed. On failure the caller
+ * closes whatever is in `segments`.
  */
 export async function recover(fs: FileSystem, dir: string, options: RecoveryOptions, hasher: Hasher, segments: Segment[],
   index: HashIndex, expiry: ExpiryCounter): Promise<RecoveryReport> {
@@ -382,8 +410,9 @@ export async function recover(fs: FileSystem, dir: string, options: RecoveryOpti
     segments: 0, records: 0, bytesScanned: 0, discardedBytes: 0, dropped: [], maxSeq: 0, nextFileNumber: 1, millis: 0,
     checkpoint: 'none', checkpointEntries: 0, replayedBytes: 0,
   };
+  const names = fs.readdirSync(dir);
   const numbers: number[] = [];
-  for (const name of fs.readdirSync(dir)) {
+  for (const name of names) {
     const n = Segment.parseFileName(name);
     if (n !== undefined) numbers.push(n);
     // A checkpoint write that never reached its rename: the old CHECKPOINT (if any) stands.
@@ -391,25 +420,44 @@ export async function recover(fs: FileSystem, dir: string, options: RecoveryOpti
   }
   numbers.sort((a, b) => a - b);
   if (numbers.length > 0xffff) throw new HashlogError(`too many segment files in ${dir}`, 'HASHLOG_NOT_SUPPORTED');
-  for (let i = 0; i < numbers.length; i++) {
-    const newest = i + 1 === numbers.length;
-    const seg = new Segment(fs, dir, numbers[i], segments.length);
+  if (!options.readOnly) removeTempFiles(fs, dir, names);
+  // Open every file first: only their headers say which one the writer was appending to.
+  // The caller closes what `segments` holds on failure, so they go there at once.
+  const opened: (Segment | undefined)[] = [];
+  for (const number of numbers) {
+    const seg = new Segment(fs, dir, number, segments.length);
     // Every segment is opened writable: a torn log tail may end in any of them.
     seg.open(!options.readOnly);
     segments.push(seg);
-    const discard = checkHeader(seg, newest, options.repair, fs);
-    report.nextFileNumber = numbers[i] + 1;
-    if (discard) {
-      segments.pop();
-      report.discardedBytes += seg.fileSize;
-      if (options.readOnly) {
-        seg.close();
-        continue;
-      }
-      seg.discard();
-      fs.syncDirSync(dir);
-    }
+    seg.flags = peekFlags(seg, fs);
+    opened.push(seg);
   }
+  if (numbers.length > 0) report.nextFileNumber = numbers[numbers.length - 1] + 1;
+  // The newest ordinary segment is where the writer was (a compacted one may carry a higher
+  // number): it may have a torn header, and only it keeps room to grow.
+  let newest = -1;
+  for (let i = 0; i < opened.length; i++) if (!(opened[i] as Segment).compacted) newest = i;
+  const growing = newest >= 0 ? opened[newest] : undefined;
+  for (let i = 0; i < opened.length; i++) {
+    const seg = opened[i] as Segment;
+    if (!checkHeader(seg, i === newest, options.repair, fs)) continue;
+    report.discardedBytes += seg.fileSize;
+    opened[i] = undefined;
+    if (options.readOnly) {
+      seg.close();
+      continue;
+    }
+    seg.discard();
+    fs.syncDirSync(dir);
+  }
+  // Log order: compacted segments first (they hold copies of the oldest records), then the
+  // others, each by number (docs/FORMAT.md, "Compaction"). Slot i is the i-th in log order.
+  segments.length = 0;
+  for (const seg of opened) if (seg !== undefined && seg.compacted) segments.push(seg);
+  for (const seg of opened) if (seg !== undefined && !seg.compacted) segments.push(seg);
+  segments.forEach((seg, i) => {
+    seg.slot = i;
+  });
   const starts = segments.map(() => SEGMENT_HEADER_SIZE);
   // A repairing open wants every record's CRC checked: it never trusts a checkpoint.
   const checkpoint = options.repair ? 'not used by a repairing open'
@@ -440,14 +488,14 @@ export async function recover(fs: FileSystem, dir: string, options: RecoveryOpti
     report.segments++;
     report.replayedBytes += Math.max(0, end - starts[i]);
     // Cut garbage after the last good record; keep the newest segment's zero-filled space.
-    const newest = i + 1 === segments.length;
-    const last = newest ? scanner.lastNonZero(i, end) : cur.fileSize;
+    const last = i + 1 === segments.length ? scanner.lastNonZero(i, end) : cur.fileSize;
     if (last > end && !options.readOnly) cur.truncateTo(end);
     scanner.release();
     cur.end = end;
     // As native's reservation of the segment's mapping: page-rounded.
-    cur.reserve = Math.ceil(Math.max(newest ? options.segmentSize : 0, cur.fileSize, SEGMENT_HEADER_SIZE) / PAGE) * PAGE;
+    cur.reserve = Math.ceil(Math.max(cur === growing ? options.segmentSize : 0, cur.fileSize, SEGMENT_HEADER_SIZE) / PAGE) * PAGE;
     cur.flushedEnd = end;
+    cur.firstGen = 0; // everything recovered is durable
   }
   index.shrinkToFit();
   report.millis = performance.now() - start;

@@ -7,7 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FileSystem } from './file';
-import { encodeSegmentHeader, SEGMENT_HEADER_SIZE } from './log-format';
+import { encodeSegmentHeader, SEGMENT_COMPACTED, SEGMENT_HEADER_SIZE } from './log-format';
+
+/** Segment#firstGen before a record is placed in it. */
+export const NO_GEN = -1;
 
 export class Segment {
   readonly path: string;
@@ -19,13 +22,31 @@ export class Segment {
   end = 0; // where the next record goes (records and pending ones)
   sealedAt = 0; // nonzero once the owner moved to a newer segment
   reserve = 0; // the most the segment may grow to (zero-fill never passes it)
+  flags = 0; // header flags (SEGMENT_COMPACTED)
+  // The commit group of its first record (NO_GEN until one is placed; 0 when recovered):
+  // once that group is synced, the flush loop has left every older segment for good.
+  firstGen = NO_GEN;
 
-  constructor(private readonly fs: FileSystem, dir: string, readonly fileNumber: number, readonly slot: number) {
+  /** `slot` may change only before the segment is shared with the writer or a reader. */
+  constructor(private readonly fs: FileSystem, dir: string, readonly fileNumber: number, public slot: number) {
     this.path = path.join(dir, Segment.fileName(fileNumber));
   }
 
   static fileName(fileNumber: number): string {
     return `${String(fileNumber).padStart(10, '0')}.hlog`;
+  }
+
+  /** A compaction output before it is renamed into place: "<digits>.hlog.tmp". */
+  static tempFileName(fileNumber: number): string {
+    return `${Segment.fileName(fileNumber)}.tmp`;
+  }
+
+  static parseTempFileName(name: string): number | undefined {
+    return name.endsWith('.tmp') ? Segment.parseFileName(name.slice(0, -4)) : undefined;
+  }
+
+  get compacted(): boolean {
+    return (this.flags & SEGMENT_COMPACTED) !== 0;
   }
 
   /** Parses "<digits>.hlog"; undefined for any other name. */

@@ -2,6 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { crc32c, maskCrc } from '../../lib/js/crc32c';
 import { Hasher } from '../../lib/js/hash';
+import {
+  COMPACTED_FORMAT_MAJOR, decodeSegmentHeader, encodeSegmentHeader, HeaderResult, SEGMENT_COMPACTED, type SegmentHeader,
+} from '../../lib/js/log-format';
 import { crc32c as referenceCrc } from '../helpers/format';
 
 describe('crc32c (js engine)', () => {
@@ -46,5 +49,26 @@ describe('Hasher (HalfSipHash-1-3, js engine)', () => {
       }
     }
     expect(seen.size).toBe(21 + (20 * 21) / 2); // no collision among these 231 keys
+  });
+});
+
+describe('segment header (js engine)', () => {
+  const decode = (b: Buffer): [HeaderResult, SegmentHeader] => {
+    const out: SegmentHeader = { fileNumber: 0, major: 0, minor: 0, flags: 0 };
+    return [decodeSegmentHeader(b, out), out];
+  };
+
+  it('writes an ordinary segment as 1.0 and a compacted one as 2.0 with flag bit 0, and reads both', () => {
+    expect(decode(encodeSegmentHeader(7))).toEqual([HeaderResult.Ok, { fileNumber: 7, major: 1, minor: 0, flags: 0 }]);
+    const compacted = encodeSegmentHeader(2 ** 40 + 3, SEGMENT_COMPACTED);
+    expect(compacted.readUInt16LE(8)).toBe(COMPACTED_FORMAT_MAJOR);
+    expect(decode(compacted)).toEqual([HeaderResult.Ok, { fileNumber: 2 ** 40 + 3, major: 2, minor: 0, flags: 1 }]);
+  });
+
+  it('refuses a major version above 2', () => {
+    const b = encodeSegmentHeader(7, SEGMENT_COMPACTED);
+    b.writeUInt16LE(3, 8);
+    b.writeUInt32LE(maskCrc(crc32c(b, 0, 28)), 28);
+    expect(decode(b)[0]).toBe(HeaderResult.NewerMajor);
   });
 });

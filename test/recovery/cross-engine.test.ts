@@ -130,6 +130,43 @@ describe('the files of both engines, for random sequences', () => {
   });
 });
 
+describe('the files of both engines, compacted', () => {
+  // One awaited write at a time, so both engines form the same commit groups, seal the same
+  // segments and find the same records live; expiries are fixed (no TTL reads the clock).
+  async function writeSequence(db: Store, seed: number, n: number): Promise<void> {
+    const rand = prng(seed);
+    for (let i = 0; i < n; i++) {
+      const k = `key${Math.floor(rand() * 40)}`;
+      const r = rand();
+      if (r < 0.6) await db.put(k, 'v'.repeat(Math.floor(rand() * 400)), r < 0.1 ? { expiresAt: 4_000_000_000_000 + i } : undefined);
+      else if (r < 0.8) await db.del(k);
+      else if (r < 0.99) await db.batch([{ type: 'put', key: k, value: `b${seed}.${i}` }, { type: 'del', key: `key${i % 40}` }]);
+      else await db.clear();
+    }
+  }
+
+  it('are byte for byte the same after the same writes and compactions, compacted segments included', async () => {
+    const files: Record<string, Map<string, Buffer>> = {};
+    for (const engine of ['native', 'js'] as const) {
+      const dir = tmpdir('hashlog-compacted-bytes-');
+      let db = await open(dir, { segmentSize: 8192, engine, compaction: false });
+      await writeSequence(db, 5, 600);
+      expect((await db.compact()).compacted, engine).toBe(true);
+      // Again on a log that starts with compacted segments, after a reopen.
+      await db.close();
+      db = await open(dir, { segmentSize: 8192, engine, compaction: false });
+      await writeSequence(db, 6, 600);
+      expect((await db.compact()).compacted, engine).toBe(true);
+      await db.close();
+      files[engine] = new Map(segmentFiles(dir).map((f) => [path.basename(f), fs.readFileSync(f)]));
+    }
+    const compacted = [...files.native].filter(([, b]) => (b.readUInt32LE(12) & 1) === 1).map(([name]) => name);
+    expect(compacted.length).toBeGreaterThan(0);
+    expect([...files.js.keys()]).toEqual([...files.native.keys()]);
+    for (const [name, bytes] of files.native) expect(files.js.get(name)?.equals(bytes), name).toBe(true);
+  });
+});
+
 describe('the js engine reading a segment larger than its read window', () => {
   it('recovers every record, those across the window boundaries and a large one included', async () => {
     const dir = tmpdir('hashlog-window-');
@@ -190,6 +227,26 @@ describe.each(PAIRS)('written by the %s engine, reopened by the %s engine', (fir
       await db.close();
     }
     const last = await open(dir, { ...OPTIONS, engine: first });
+    expectModel(last, model, 'final');
+    expect(last.recovery.discardedBytes).toBe(0);
+    await last.close();
+  });
+
+  it('opens a store the other engine compacted with the same contents, and compacts it in turn', async () => {
+    const dir = tmpdir('hashlog-cross-compact-');
+    const model: Model = new Map();
+    const opts = { ...OPTIONS, compaction: false } as const;
+    for (const [round, engine] of [first, second, first].entries()) {
+      const db = await open(dir, { ...opts, engine });
+      expectModel(db, model, `round ${round} (${engine}) after open`);
+      await mutate(db, model, 5000 + round, 800);
+      const report = await db.compact();
+      expect(report.compacted, `round ${round} (${engine})`).toBe(true);
+      expect(db.stats().compactions).toBe(1);
+      expectModel(db, model, `round ${round} (${engine}) after compact`);
+      await db.close();
+    }
+    const last = await open(dir, { ...opts, engine: second });
     expectModel(last, model, 'final');
     expect(last.recovery.discardedBytes).toBe(0);
     await last.close();

@@ -25,6 +25,17 @@ describe('crash loop with compaction running all the time', () => {
   });
 });
 
+describe('crash loop with compaction running all the time, js engine', () => {
+  it('loses no acknowledged write and resurrects no delete when killed in any phase of a js compaction', async () => {
+    const report = await crashLoop(tmpdir('hashlog-js-compact-loop-'), 13, 8, Infinity, true, 'js');
+    console.log(`js compaction crash loop: iterations=${report.iterations} attempts=${report.attempts} ` +
+      `acked_checked=${report.ackedChecked} writes_lost=${report.writesLost}`);
+    expect(report.problems).toEqual([]);
+    expect(report.iterations).toBe(8);
+    expect(report.ackedChecked).toBeGreaterThan(0);
+  });
+});
+
 describe('the crash loop checker', () => {
   const put = (k: string): ['p', string, number] => ['p', k, 0];
   it('reports an acknowledged write that is missing and a deleted key that came back', () => {

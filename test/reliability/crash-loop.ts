@@ -5,7 +5,7 @@
 // crash-loop.test.ts (a few iterations) and by npm run soak (scripts/soak.mjs, for minutes).
 import fs from 'node:fs';
 import path from 'node:path';
-import { open, type OpenOptions, type Store } from '../../lib/index';
+import { open, type EngineChoice, type OpenOptions, type Store } from '../../lib/index';
 import { prng } from '../helpers/format';
 import { runUntilKilled } from '../helpers/child';
 
@@ -108,10 +108,10 @@ async function runChild(dir: string, options: OpenOptions, seed: number, infligh
 
 /**
  * Runs iterations until `iterations` are done or `deadline` (ms since the epoch) passes, in
- * directories under `root`.
+ * directories under `root`. `engine` is the child's, and the one that checks what it left.
  */
 export async function crashLoop(root: string, seed: number, iterations: number, deadline = Infinity,
-  compact = false): Promise<CrashLoopReport> {
+  compact = false, engine?: EngineChoice): Promise<CrashLoopReport> {
   const rand = prng(seed);
   const report: CrashLoopReport = { iterations: 0, attempts: 0, ackedChecked: 0, writesLost: 0, problems: [] };
   let dir = '';
@@ -126,6 +126,7 @@ export async function crashLoop(root: string, seed: number, iterations: number, 
       segmentSize: rand() < 0.5 || compact ? 16 * 1024 : 256 * 1024,
       // Compacting: a job starts whenever there is any garbage in reach, so kills land in every phase.
       compaction: compact ? { garbageRatio: 0.01, minReclaimBytes: 0, checkIntervalMs: 10, maxBytesPerSecond: 0 } : false,
+      ...(engine !== undefined ? { engine } : {}),
     };
     const inflight = [1, 4, 16, 64][Math.floor(rand() * 4)];
     const killAfterMs = Math.floor(rand() * 250);
@@ -134,7 +135,7 @@ export async function crashLoop(root: string, seed: number, iterations: number, 
       report.problems.push(`iteration ${it}: the child reported ${child.errors[0]}`);
       break;
     }
-    const db = await open(dir, { segmentSize: options.segmentSize, compaction: false });
+    const db = await open(dir, { segmentSize: options.segmentSize, compaction: false, engine });
     const after = readState(db);
     const problems = checkRecovered(it, before, child.attempts, child.acked, after);
     if (db.size !== after.size) problems.push(`size ${db.size} but ${after.size} keys read`);
