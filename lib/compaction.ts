@@ -99,6 +99,8 @@ export function policyWants(rows: readonly SegmentRow[], p: ResolvedCompaction):
 export type CompactingEngine = Required<Pick<NativeStore, 'listSegments' | 'compactStart' | 'compactMark' | 'compactCopy'
   | 'compactInstall' | 'compactUnlink' | 'compactRetire' | 'compactAbort' | 'rollSegment'>>;
 
+const COMPACTED = 1; // segment header flag (docs/FORMAT.md)
+
 // Records marked, or entries installed, per slice: a few milliseconds of the JavaScript thread.
 const SLICE = 8192;
 
@@ -160,7 +162,7 @@ export async function runCompaction(engine: CompactingEngine, rateBytesPerSecond
   const names = new Set(after.map((r) => r[0]));
   const removed = before.filter((r) => !names.has(r[0]));
   const old = new Set(before.map((r) => r[0]));
-  const written = after.filter((r) => !old.has(r[0]));
+  const written = after.filter((r) => !old.has(r[0]) && (r[1] & COMPACTED) !== 0); // not new active segments
   return {
     compacted: true,
     segmentsRemoved: removed.length,
