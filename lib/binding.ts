@@ -66,6 +66,7 @@ export interface NativeStore {
   compactMark?(budget: number): boolean;
   compactCopy?(): Promise<void>;
   compactInstall?(budget: number): boolean;
+  compactSettle?(): boolean;
   compactUnlink?(): Promise<void>;
   compactRetire?(): boolean;
   compactAbort?(): void;

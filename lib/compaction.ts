@@ -97,7 +97,7 @@ export function policyWants(rows: readonly SegmentRow[], p: ResolvedCompaction):
 
 /** The engine's compaction phases (NativeStore, when the engine has them). */
 export type CompactingEngine = Required<Pick<NativeStore, 'listSegments' | 'compactStart' | 'compactMark' | 'compactCopy'
-  | 'compactInstall' | 'compactUnlink' | 'compactRetire' | 'compactAbort' | 'rollSegment'>>;
+  | 'compactInstall' | 'compactSettle' | 'compactUnlink' | 'compactRetire' | 'compactAbort' | 'rollSegment'>>;
 
 // Records marked, or entries installed, per slice: a few milliseconds of the JavaScript thread.
 const SLICE = 8192;
@@ -123,6 +123,13 @@ export async function runCompaction(engine: CompactingEngine, rateBytesPerSecond
     // on a closed store it does nothing (close dropped the job).
     engine.compactAbort();
     throw err;
+  }
+  // Unlink only once no write placed before install can roll back any more: a rollback
+  // points an entry back at a source record, which mark may not have copied (the engine
+  // then keeps the sources).
+  while (alive() && !engine.compactSettle()) {
+    await flush().catch(() => undefined);
+    await nextTurn();
   }
   let unlinkError: unknown;
   try {

@@ -154,6 +154,8 @@ Status CopyLiveRecords(FileSystem* fs, const std::string& dir, CompactionJob* jo
 }
 
 Status UnlinkSources(FileSystem* fs, const std::string& dir, CompactionJob* job) {
+  if (!job->settled) return Status::InvalidArgument("compaction: unlink before settle");
+  if (job->keep_sources) return Status::OK();
   for (; job->unlinked < job->sources.size(); job->unlinked++) {
     Status s = fs->Unlink(job->sources[job->unlinked]->path());
     if (s.ok()) s = fs->SyncDir(dir);

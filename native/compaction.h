@@ -82,8 +82,16 @@ struct CompactionJob {
   bool installed = false;  // the outputs replaced the sources in the log order
   uint64_t failures_at_start = 0;
 
+  // settle: every write placed before install ended is durable, so no rollback can point an
+  // entry back at a source any more. If a commit group failed since the job started, one may
+  // have done so already, at a record mark did not copy (it was not live then): the sources
+  // are kept (back in the log after the outputs, like the state "outputs and all sources").
+  bool settled = false;
+  bool keep_sources = false;
+
   // unlink
   size_t unlinked = 0;
+  bool sources_in_log = false;  // sources[unlinked..] were put back into the log
 };
 
 // Copies every move's record into new compacted segments, syncs them and renames them into

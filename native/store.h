@@ -137,7 +137,12 @@ class Store {
   Status CompactCopy();
   // Points the index at the copies, up to `budget` entries; true when done.
   Status CompactInstall(size_t budget, bool* done);
-  // Any thread: deletes the sources.
+  // After install: true once every write placed before install ended is durable (call again
+  // after the next commit). If a commit group failed since the job started, a rollback may
+  // have pointed an entry back at a source record that mark did not copy: the sources then
+  // stay, in the log after the outputs, and unlink deletes none of them.
+  bool CompactSettle();
+  // Any thread, after CompactSettle returned true: deletes the sources.
   Status CompactUnlink();
   // Unmaps the sources when nothing can read them any more (every write that might roll
   // back to them is durable, and `readers_idle`: no getAsync read located before install
@@ -210,6 +215,8 @@ class Store {
   size_t MarkRecords(size_t source, size_t budget);
   void MarkRecord(size_t source, uint64_t offset, const RecordHeader& h);
   Status MapOutputs();
+  // Puts the sources unlink did not delete back into the log, after the outputs.
+  void KeepRemainingSources();
   bool Expired(const RecordHeader& h) const { return h.expires_at != 0 && h.expires_at <= NowMs(); }
   void Undo(const UndoEntry& u);
 

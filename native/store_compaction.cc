@@ -196,6 +196,32 @@ Status Store::CompactInstall(size_t budget, bool* done) {
   return Status::OK();
 }
 
+bool Store::CompactSettle() {
+  if (!job_ || !job_->installed) return false;
+  CompactionJob* job = job_.get();
+  if (job->settled) return true;
+  if (failures_ == job->failures_at_start && synced_gen_ < job->gen_after_install) return false;
+  if (failures_ != job->failures_at_start) {
+    job->keep_sources = true;
+    KeepRemainingSources();
+  }
+  job->settled = true;
+  return true;
+}
+
+void Store::KeepRemainingSources() {
+  CompactionJob* job = job_.get();
+  if (job->sources_in_log || job->unlinked >= job->sources.size()) return;
+  // The log starts with the outputs (nothing but a job removes from its front, and this is
+  // the only job). Kept sources after them: the state "outputs and the sources after a
+  // deleted prefix of them" of docs/FORMAT.md, which recovery reads the same way. Out of the
+  // log, a later job would neither copy nor delete them, and the reopen after it would
+  // replay their old records over the newer ones.
+  log_.insert(log_.begin() + job->mapped.size(), job->sources.begin() + job->unlinked, job->sources.end());
+  RecountLogBytes();
+  job->sources_in_log = true;
+}
+
 Status Store::CompactUnlink() {
   std::lock_guard<std::mutex> lk(bg_mu_);
   if (cancel_.load(std::memory_order_relaxed)) return Status::Closed();
@@ -206,16 +232,17 @@ Status Store::CompactUnlink() {
 bool Store::CompactRetire(bool readers_idle) {
   if (!job_) return true;
   CompactionJob* job = job_.get();
+  const size_t gone = job->keep_sources ? 0 : job->sources.size();
   if (failures_ == job->failures_at_start) {
     // A write that was in flight during install may still roll back to a source record:
     // wait until it is durable.
     if (synced_gen_ < job->gen_after_install || !readers_idle) return false;
-    for (Segment* seg : job->sources) FreeSlot(seg->slot());
+    for (size_t i = 0; i < gone; i++) FreeSlot(job->sources[i]->slot());
   }
   // else: a rollback may have pointed an entry back at a source; the sources stay mapped
   // (and their slots taken) until Close. Their files are gone either way.
   compactions_++;
-  compacted_read_ += job->bytes_read;
+  if (!job->keep_sources) compacted_read_ += job->bytes_read;
   compacted_written_ += job->bytes_written;
   job_.reset();
   return true;

@@ -110,6 +110,13 @@ Napi::Value StoreWrap::JS_CompactInstall(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, done);
 }
 
+// compactSettle(): true once unlink may run (false: call again after the next commit).
+Napi::Value StoreWrap::JS_CompactSettle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  return Napi::Boolean::New(env, store_->CompactSettle());
+}
+
 Napi::Value StoreWrap::JS_CompactUnlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
