@@ -135,7 +135,8 @@ export async function runCompaction(engine: CompactingEngine, rateBytesPerSecond
   try {
     await engine.compactUnlink();
   } catch (err) {
-    // The sources stay on disk: harmless copies that the next job (or open) deals with.
+    // The sources not deleted stay on disk and in the log (retire puts them back), where the
+    // next job takes them.
     unlinkError = err;
   }
   // Retire waits for the writes made during install to be durable and for reads in flight.

@@ -232,7 +232,9 @@ Status Store::CompactUnlink() {
 bool Store::CompactRetire(bool readers_idle) {
   if (!job_) return true;
   CompactionJob* job = job_.get();
-  const size_t gone = job->keep_sources ? 0 : job->sources.size();
+  // A source unlink did not delete (it failed, or the job kept them) stays in the log.
+  if (job->installed) KeepRemainingSources();
+  const size_t gone = job->keep_sources ? 0 : job->unlinked;
   if (failures_ == job->failures_at_start) {
     // A write that was in flight during install may still roll back to a source record:
     // wait until it is durable.
