@@ -180,6 +180,11 @@ class Driver {
         synced_gen_ = ev.synced_gen;
         synced_at_ = at;
       }
+      // As the binding does: the store learns what is durable (compaction waits for it).
+      if (ev.status.ok()) {
+        uint64_t first = 0, last = 0;
+        store_->HandleFlushEvent(ev, &first, &last);
+      }
       if (!ev.status.ok()) {
         uint64_t first = 0, last = 0;
         store_->HandleFlushEvent(ev, &first, &last);

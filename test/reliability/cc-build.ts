@@ -23,6 +23,8 @@ export const ENGINE_SOURCES = [
   'recovery.cc',
   'lock_file.cc',
   'store.cc',
+  'compaction.cc',
+  'store_compaction.cc',
   'testing/recording_file_system.cc',
 ].map((f) => path.join('native', f));
 
