@@ -10,6 +10,9 @@
 //            rename them into place, sync the directory
 //   install  owner thread, in slices: point the index at the copies where it still points
 //            at the originals (a write that raced the copy wins)
+//   settle   owner thread: wait until no write made before install can roll back; if a
+//            commit group failed during the job, keep the sources (a rollback may point at
+//            a record mark did not copy)
 //   unlink   any thread: delete the sources, oldest first, syncing the directory after each
 //   retire   owner thread: unmap the sources once nothing can still read them
 // A crash at any point leaves a log that recovers to the same contents: until a source is
