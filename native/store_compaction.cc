@@ -48,9 +48,12 @@ Status Store::CompactStart(const CompactOptions& options, bool* started) {
   // Offsets in a segment are 32-bit: an output stays below 4 GiB.
   const uint64_t max_out = options.max_output_size != 0 ? options.max_output_size : options_.segment_size;
   job->max_output_size = std::min<uint64_t>(std::max<uint64_t>(max_out, kSegmentHeaderSize + 1), 0xffffffffull);
-  // Each output but the last is over half full unless a record does not fit: at most
-  // 2 * live / max + 1 of them. Numbers are reserved now because the writer takes new ones too.
-  job->output_numbers = 2 * live / job->max_output_size + 2;
+  // An output is closed only when the next record does not fit after the header, so any two
+  // consecutive outputs hold more than (max - header) record bytes: at most
+  // 2 * live / (max - header) + 1 of them (with max alone, records just under half of it,
+  // one per output, ran out of numbers). Numbers are reserved now because the writer takes
+  // new ones too.
+  job->output_numbers = 2 * live / (job->max_output_size - kSegmentHeaderSize) + 2;
   job->first_output_number = next_file_number_;
   next_file_number_ += job->output_numbers;
   job->bytes_per_second = options.bytes_per_second;

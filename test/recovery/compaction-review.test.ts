@@ -102,3 +102,25 @@ describe('native engine: compaction whose unlink fails', () => {
     await db.close();
   });
 });
+
+describe('native engine: compaction output numbers', () => {
+  // CompactStart reserves 2 * live / maxOutputSize + 2 file numbers, on the grounds that
+  // every output but the last is over half full. With the 32-byte segment header, two
+  // records of just over (size - 32) / 2 bytes do not fit in one output, although each is
+  // under half of it: every output holds one record, and a job with enough of them runs out
+  // of numbers and fails (HASHLOG_FULL), every time.
+  it('does not run out of file numbers when records are just under half a segment', async () => {
+    const segmentSize = 16 * 1024;
+    const db = await open(tmpdir(), { segmentSize, compaction: false });
+    const record = (segmentSize - 32) / 2 + 1; // 8177 bytes: under half, but two do not fit
+    const n = 1100;
+    const value = (i: number): string => `${i}:`.padEnd(record - 32 - `k${String(i).padStart(4, '0')}`.length, 'v');
+    for (let i = 0; i < n; i++) await db.put(`k${String(i).padStart(4, '0')}`, value(i));
+    for (let i = 0; i < 20; i++) await db.put(`k${String(i).padStart(4, '0')}`, value(i)); // some garbage
+    await db.flush();
+    const report = await db.compact();
+    expect(report.compacted).toBe(true);
+    expect(db.get('k0500')?.toString()).toBe(value(500));
+    await db.close();
+  });
+});
