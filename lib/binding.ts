@@ -74,10 +74,10 @@ export interface NativeStore {
   /** Compaction phases (native/compaction.h); absent when the engine cannot compact. */
   compactStart?(maxOutputSize: number, bytesPerSecond: number, keepFromFile?: number): boolean;
   compactMark?(budget: number): boolean;
-  compactCopy?(): Promise<boolean | void>;
+  compactCopy?(): Promise<void>;
   compactInstall?(budget: number): boolean;
-  /** Resolves false when the sources cannot go yet (writes made during the job are not durable): flush and call again. */
-  compactUnlink?(): Promise<boolean | void>;
+  compactSettle?(): boolean;
+  compactUnlink?(): Promise<void>;
   compactRetire?(): boolean;
   compactAbort?(): void;
   /** The next write starts a new segment (compaction then reaches the old one's garbage). */

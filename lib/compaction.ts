@@ -97,7 +97,7 @@ export function policyWants(rows: readonly SegmentRow[], p: ResolvedCompaction):
 
 /** The engine's compaction phases (NativeStore, when the engine has them). */
 export type CompactingEngine = Required<Pick<NativeStore, 'listSegments' | 'compactStart' | 'compactMark' | 'compactCopy'
-  | 'compactInstall' | 'compactUnlink' | 'compactRetire' | 'compactAbort' | 'rollSegment'>>;
+  | 'compactInstall' | 'compactSettle' | 'compactUnlink' | 'compactRetire' | 'compactAbort' | 'rollSegment'>>;
 
 const COMPACTED = 1; // segment header flag (docs/FORMAT.md)
 
@@ -139,17 +139,19 @@ export async function runCompaction(engine: CompactingEngine, rateBytesPerSecond
     engine.compactAbort();
     throw err;
   }
+  // Unlink only once no write placed before install can roll back any more: a rollback
+  // points an entry back at a source record, which mark may not have copied (the engine
+  // then keeps the sources).
+  while (alive() && !engine.compactSettle()) {
+    await flush().catch(() => undefined);
+    await nextTurn();
+  }
   let unlinkError: unknown;
   try {
-    // A source record that mark found overwritten is still the durable copy until what
-    // overwrote it is on disk: the sources go only after that (the engine says when).
-    while (await engine.compactUnlink() === false) {
-      if (!alive()) throw closedError();
-      await flush().catch(() => undefined);
-    }
+    await engine.compactUnlink();
   } catch (err) {
-    // The sources stay on disk (harmless copies to recovery); the engine starts no new job
-    // until the store is reopened.
+    // The sources not deleted stay on disk and in the log (retire puts them back), where the
+    // next job takes them.
     unlinkError = err;
   }
   // Retire waits for the writes made during install to be durable and for reads in flight.

@@ -530,7 +530,8 @@ export class Store {
   private compactingEngine(): CompactingEngine | undefined {
     const n = this.native;
     if (n.listSegments === undefined || n.compactStart === undefined || n.compactMark === undefined
-      || n.compactCopy === undefined || n.compactInstall === undefined || n.compactUnlink === undefined
+      || n.compactCopy === undefined || n.compactInstall === undefined || n.compactSettle === undefined
+      || n.compactUnlink === undefined
       || n.compactRetire === undefined || n.compactAbort === undefined || n.rollSegment === undefined) return undefined;
     return n as CompactingEngine & NativeStore;
   }

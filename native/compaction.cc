@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -154,8 +155,13 @@ Status CopyLiveRecords(FileSystem* fs, const std::string& dir, CompactionJob* jo
 }
 
 Status UnlinkSources(FileSystem* fs, const std::string& dir, CompactionJob* job) {
+  if (!job->settled) return Status::InvalidArgument("compaction: unlink before settle");
+  if (job->keep_sources) return Status::OK();
   for (; job->unlinked < job->sources.size(); job->unlinked++) {
     Status s = fs->Unlink(job->sources[job->unlinked]->path());
+    // Already gone: an earlier unlink went through but its directory sync failed, and the
+    // source stayed in the log; a later job deletes it again.
+    if (!s.ok() && s.err() == ENOENT) s = Status::OK();
     if (s.ok()) s = fs->SyncDir(dir);
     if (!s.ok()) return s;
   }

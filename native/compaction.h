@@ -10,6 +10,9 @@
 //            rename them into place, sync the directory
 //   install  owner thread, in slices: point the index at the copies where it still points
 //            at the originals (a write that raced the copy wins)
+//   settle   owner thread: wait until no write made before install can roll back; if a
+//            commit group failed during the job, keep the sources (a rollback may point at
+//            a record mark did not copy)
 //   unlink   any thread: delete the sources, oldest first, syncing the directory after each
 //   retire   owner thread: unmap the sources once nothing can still read them
 // A crash at any point leaves a log that recovers to the same contents: until a source is
@@ -82,13 +85,16 @@ struct CompactionJob {
   bool installed = false;  // the outputs replaced the sources in the log order
   uint64_t failures_at_start = 0;
 
+  // settle: every write placed before install ended is durable, so no rollback can point an
+  // entry back at a source any more. If a commit group failed since the job started, one may
+  // have done so already, at a record mark did not copy (it was not live then): the sources
+  // are kept (back in the log after the outputs, like the state "outputs and all sources").
+  bool settled = false;
+  bool keep_sources = false;
+
   // unlink
   size_t unlinked = 0;
-  // A commit group failed during the job: a rollback may have pointed an entry back at a
-  // source record that was not copied (it had been overwritten). The sources then stay,
-  // on disk and mapped, until the store is reopened.
-  bool keep_sources = false;
-  bool unlink_failed = false;
+  bool sources_in_log = false;  // sources[unlinked..] were put back into the log
 };
 
 // Copies every move's record into new compacted segments, syncs them and renames them into

@@ -158,12 +158,12 @@ class Store {
   Status CompactCopy();
   // Points the index at the copies, up to `budget` entries; true when done.
   Status CompactInstall(size_t budget, bool* done);
-  // Owner thread, before CompactUnlink: true once the sources may go, i.e. every write made
-  // up to the end of install is durable (a record that mark found overwritten stays needed
-  // until what overwrote it is on disk). Also true, with nothing to delete, when a commit
-  // group failed during the job (CompactionJob::keep_sources).
-  bool CompactUnlinkReady();
-  // Any thread: deletes the sources.
+  // After install: true once every write placed before install ended is durable (call again
+  // after the next commit). If a commit group failed since the job started, a rollback may
+  // have pointed an entry back at a source record that mark did not copy: the sources then
+  // stay, in the log after the outputs, and unlink deletes none of them.
+  bool CompactSettle();
+  // Any thread, after CompactSettle returned true: deletes the sources.
   Status CompactUnlink();
   // Unmaps the sources when nothing can read them any more (every write that might roll
   // back to them is durable, and `readers_idle`: no getAsync read located before install
@@ -236,6 +236,8 @@ class Store {
   size_t MarkRecords(size_t source, size_t budget);
   void MarkRecord(size_t source, uint64_t offset, const RecordHeader& h);
   Status MapOutputs();
+  // Puts the sources unlink did not delete back into the log, after the outputs.
+  void KeepRemainingSources();
   bool Expired(const RecordHeader& h) const { return h.expires_at != 0 && h.expires_at <= NowMs(); }
   void Undo(const UndoEntry& u);
 
@@ -255,10 +257,6 @@ class Store {
   std::mutex bg_mu_;                 // held by CompactCopy/CompactUnlink while they run
   uint64_t synced_gen_ = 0;          // owner's view: every group up to it is durable
   bool roll_requested_ = false;
-  // A job left sources on disk that are no longer in the log order (a failed commit or
-  // unlink): a later job could drop a tombstone that keeps one of their records deleted, so
-  // no job starts until the store is reopened (recovery reads them as harmless copies).
-  bool compaction_blocked_ = false;
   uint64_t failures_ = 0;            // failed flush events seen
   uint64_t compactions_ = 0;
   uint64_t compacted_read_ = 0;

@@ -36,9 +36,6 @@ Status Store::CompactStart(const CompactOptions& options, bool* started) {
   Status s = CheckWritable();
   if (!s.ok()) return s;
   if (job_) return Status::InvalidArgument("a compaction is already running");
-  if (compaction_blocked_)
-    return Status::FromErrno("compact", dir_ + " (an earlier job left segments behind after a failure: reopen the store)",
-                             EIO);
   size_t n = CompactableCount();
   if (options.keep_from_file != 0) {
     size_t keep = 0;
@@ -56,9 +53,12 @@ Status Store::CompactStart(const CompactOptions& options, bool* started) {
   // Offsets in a segment are 32-bit: an output stays below 4 GiB.
   const uint64_t max_out = options.max_output_size != 0 ? options.max_output_size : options_.segment_size;
   job->max_output_size = std::min<uint64_t>(std::max<uint64_t>(max_out, kSegmentHeaderSize + 1), 0xffffffffull);
-  // Each output but the last is over half full unless a record does not fit: at most
-  // 2 * live / max + 1 of them. Numbers are reserved now because the writer takes new ones too.
-  job->output_numbers = 2 * live / job->max_output_size + 2;
+  // An output is closed only when the next record does not fit after the header, so any two
+  // consecutive outputs hold more than (max - header) record bytes: at most
+  // 2 * live / (max - header) + 1 of them (with max alone, records just under half of it,
+  // one per output, ran out of numbers). Numbers are reserved now because the writer takes
+  // new ones too.
+  job->output_numbers = 2 * live / (job->max_output_size - kSegmentHeaderSize) + 2;
   job->first_output_number = next_file_number_;
   next_file_number_ += job->output_numbers;
   job->bytes_per_second = options.bytes_per_second;
@@ -204,40 +204,55 @@ Status Store::CompactInstall(size_t budget, bool* done) {
   return Status::OK();
 }
 
-bool Store::CompactUnlinkReady() {
+bool Store::CompactSettle() {
   if (!job_ || !job_->installed) return false;
-  if (failures_ != job_->failures_at_start) {
-    job_->keep_sources = true;
-    compaction_blocked_ = true;
-    return true;
+  CompactionJob* job = job_.get();
+  if (job->settled) return true;
+  if (failures_ == job->failures_at_start && synced_gen_ < job->gen_after_install) return false;
+  if (failures_ != job->failures_at_start) {
+    job->keep_sources = true;
+    KeepRemainingSources();
   }
-  return synced_gen_ >= job_->gen_after_install;
+  job->settled = true;
+  return true;
+}
+
+void Store::KeepRemainingSources() {
+  CompactionJob* job = job_.get();
+  if (job->sources_in_log || job->unlinked >= job->sources.size()) return;
+  // The log starts with the outputs (nothing but a job removes from its front, and this is
+  // the only job). Kept sources after them: the state "outputs and the sources after a
+  // deleted prefix of them" of docs/FORMAT.md, which recovery reads the same way. Out of the
+  // log, a later job would neither copy nor delete them, and the reopen after it would
+  // replay their old records over the newer ones.
+  log_.insert(log_.begin() + job->mapped.size(), job->sources.begin() + job->unlinked, job->sources.end());
+  RecountLogBytes();
+  job->sources_in_log = true;
 }
 
 Status Store::CompactUnlink() {
   std::lock_guard<std::mutex> lk(bg_mu_);
   if (cancel_.load(std::memory_order_relaxed)) return Status::Closed();
   if (!job_) return Status::InvalidArgument("no compaction is running");
-  if (job_->keep_sources) return Status::OK();
-  Status s = UnlinkSources(fs_, dir_, job_.get());
-  if (!s.ok()) job_->unlink_failed = true;
-  return s;
+  return UnlinkSources(fs_, dir_, job_.get());
 }
 
 bool Store::CompactRetire(bool readers_idle) {
   if (!job_) return true;
   CompactionJob* job = job_.get();
-  if (job->unlink_failed) compaction_blocked_ = true;
-  if (!job->keep_sources && failures_ == job->failures_at_start) {
+  // A source unlink did not delete (it failed, or the job kept them) stays in the log.
+  if (job->installed) KeepRemainingSources();
+  const size_t gone = job->keep_sources ? 0 : job->unlinked;
+  if (failures_ == job->failures_at_start) {
     // A write that was in flight during install may still roll back to a source record:
     // wait until it is durable.
     if (synced_gen_ < job->gen_after_install || !readers_idle) return false;
-    for (Segment* seg : job->sources) FreeSlot(seg->slot());
+    for (size_t i = 0; i < gone; i++) FreeSlot(job->sources[i]->slot());
   }
   // else: a rollback may have pointed an entry back at a source; the sources stay mapped
   // (and their slots taken) until Close.
   compactions_++;
-  compacted_read_ += job->bytes_read;
+  if (!job->keep_sources) compacted_read_ += job->bytes_read;
   compacted_written_ += job->bytes_written;
   job_.reset();
   return true;

@@ -19,7 +19,7 @@ g++ -std=c++17 -g -Wall -Wextra -Werror "${san[@]}" -o "$tmp/hash_index_test" \
   test/native/cc/hash_index_test.cc native/hash_index.cc native/status.cc
 g++ -std=c++17 -g -Wall -Wextra -Werror "${san[@]}" -o "$tmp/hash_index_resize_test" \
   test/native/cc/hash_index_resize_test.cc native/hash_index.cc native/status.cc
-for p in workload_driver power_cut_test fault_loop_test corruption_test; do
+for p in workload_driver power_cut_test fault_loop_test compaction_fault_loop_test corruption_test; do
   scripts/build-cc.sh "$p" "$tmp/$p" "${san[@]}"
 done
 scripts/build-cc.sh fuzz_replay "$tmp/fuzz_replay" "${san[@]}" native/cc/fuzz_decoder.cc
@@ -28,17 +28,19 @@ for seed in 1 2 3; do "$tmp/hash_index_test" "$seed"; "$tmp/hash_index_resize_te
 for seed in $(seq 1 $((4 * scale))); do "$tmp/workload_driver" "$seed" $((10 * scale)) "$scratch"; done
 "$tmp/power_cut_test" 1 $((6 * scale)) 3 "$scratch"
 "$tmp/fault_loop_test" 1 40 "$scratch"
+"$tmp/compaction_fault_loop_test" 1 40 "$scratch"
 for seed in $(seq 1 $((2 * scale))); do "$tmp/corruption_test" "$seed" 500 "$scratch"; done
 "$tmp/fuzz_replay" test/reliability/fuzz-corpus
 echo "asan/ubsan: no reports"
 
 # The owner and flush threads under ThreadSanitizer too (-Wno-tsan: TSan does not model
 # the hash index's seqlock fences, which it warns about at compile time).
-for p in workload_driver fault_loop_test; do
+for p in workload_driver fault_loop_test compaction_fault_loop_test; do
   scripts/build-cc.sh "$p" "$tmp/$p-tsan" -O1 -fsanitize=thread -Wno-tsan
 done
 for seed in $(seq 1 $((4 * scale))); do
   TSAN_OPTIONS=halt_on_error=1 "$tmp/workload_driver-tsan" "$seed" $((10 * scale)) "$scratch"
 done
 TSAN_OPTIONS=halt_on_error=1 "$tmp/fault_loop_test-tsan" 1 40 "$scratch"
+TSAN_OPTIONS=halt_on_error=1 "$tmp/compaction_fault_loop_test-tsan" 1 40 "$scratch"
 echo "tsan: no reports"

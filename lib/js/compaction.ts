@@ -88,6 +88,7 @@ export class CompactionJob {
   installNext = 0;
   dropNext = 0;
   genAfterInstall = 0;
+  installed = false; // the outputs replaced the sources in the log order
   // unlink
   unlinked = 0;
 

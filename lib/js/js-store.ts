@@ -925,7 +925,7 @@ export class JsStore implements NativeStore {
   compactInstall(budget: number): boolean {
     this.ready();
     const job = this.job;
-    if (job === undefined) return true;
+    if (job === undefined || job.installed) return true;
     const b = budget >= 1 ? Math.floor(budget) : 1;
     this.mapOutputs(job);
     let used = 0;
@@ -957,6 +957,7 @@ export class JsStore implements NativeStore {
     this.log = [...job.mapped, ...this.log.slice(job.sources.length)];
     this.recountLogBytes();
     job.genAfterInstall = this.lastGen;
+    job.installed = true;
     return true;
   }
 
@@ -1015,6 +1016,16 @@ export class JsStore implements NativeStore {
    * Ends a job that failed in copy or at the start of install (REQUIRES: no entry moved);
    * removes the outputs, failing-stop if one cannot be removed.
    */
+  /**
+   * Native's settle step (Store::CompactSettle). Here compactUnlink() itself waits until the
+   * writes made before install are durable, and after a failed commit or unlink it leaves the
+   * sources on disk and refuses new jobs until the store is reopened (native instead keeps
+   * them in the log for the next job).
+   */
+  compactSettle(): boolean {
+    return this.job?.installed ?? false;
+  }
+
   /** The next write starts a new segment (native Store::RollActive). */
   rollSegment(): void {
     this.rollRequested = true;

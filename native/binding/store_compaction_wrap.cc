@@ -30,7 +30,7 @@ class CompactWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     if (status_.ok())
-      deferred_.Resolve(Napi::Boolean::New(Env(), true));
+      deferred_.Resolve(Env().Undefined());
     else
       deferred_.Reject(StatusToError(Env(), status_));
   }
@@ -111,16 +111,16 @@ Napi::Value StoreWrap::JS_CompactInstall(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, done);
 }
 
-// compactUnlink(): resolves true once the sources are deleted, false (at once) when they
-// cannot go yet: call again after a flush (Store::CompactUnlinkReady).
+// compactSettle(): true once unlink may run (false: call again after the next commit).
+Napi::Value StoreWrap::JS_CompactSettle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  return Napi::Boolean::New(env, store_->CompactSettle());
+}
+
 Napi::Value StoreWrap::JS_CompactUnlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
-  if (!store_->CompactUnlinkReady()) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Resolve(Napi::Boolean::New(env, false));
-    return d.Promise();
-  }
   background_.fetch_add(1, std::memory_order_acq_rel);
   auto* w = new CompactWorker(env, this, [](Store* st) { return st->CompactUnlink(); });
   w->Queue();

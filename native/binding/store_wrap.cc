@@ -178,6 +178,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_CompactMark>("compactMark"),
                          InstanceMethod<&StoreWrap::JS_CompactCopy>("compactCopy"),
                          InstanceMethod<&StoreWrap::JS_CompactInstall>("compactInstall"),
+                         InstanceMethod<&StoreWrap::JS_CompactSettle>("compactSettle"),
                          InstanceMethod<&StoreWrap::JS_CompactUnlink>("compactUnlink"),
                          InstanceMethod<&StoreWrap::JS_CompactRetire>("compactRetire"),
                          InstanceMethod<&StoreWrap::JS_CompactAbort>("compactAbort"),

@@ -94,6 +94,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_CompactMark(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactCopy(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactInstall(const Napi::CallbackInfo& info);
+  Napi::Value JS_CompactSettle(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactUnlink(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactRetire(const Napi::CallbackInfo& info);
   Napi::Value JS_CompactAbort(const Napi::CallbackInfo& info);

@@ -277,9 +277,15 @@ describe.each(ENGINES)('%s engine', (engine) => {
         db._injectFault();
         expect(db.failed).toBeUndefined();
         expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
-        // Sources left on disk outside the log: no job until a reopen (one could drop a
-        // tombstone that keeps one of their records deleted).
-        if (op === 'unlink') await expect(db.compact()).rejects.toMatchObject({ code: 'HASHLOG_IO', message: /reopen/ });
+        // The sources a failed unlink left: native keeps them in the log for the next job; js
+        // starts no job until a reopen (either way no later job may drop a tombstone that
+        // keeps one of their records deleted).
+        if (op === 'unlink' && engine === 'js') {
+          await expect(db.compact()).rejects.toMatchObject({ code: 'HASHLOG_IO', message: /reopen/ });
+        } else if (op === 'unlink') {
+          expect((await db.compact()).compacted).toBe(true);
+          expectMatches(db, model, 100);
+        }
         expectMatches(db, model, 100);
         await churn(db, model, prng(7), 300, 100, `${op}2`);
         expectMatches(db, model, 100);

@@ -21,6 +21,18 @@ describe('I/O faults at the Nth call', () => {
   });
 });
 
+// native/cc/compaction_fault_loop_test.cc: the same faults while compaction jobs run between
+// the workload's bursts, with writes pending across the phases; a store closed mid-job.
+describe('I/O faults at the Nth call, with compaction', () => {
+  it('loses nothing acknowledged and brings nothing back', () => {
+    const bin = buildProgram('compaction_fault_loop_test');
+    const scratch = scratchDir('hashlog-compaction-fault-loop-');
+    const out = runProgram(bin, ['1', '40', scratch]);
+    console.log(`compaction fault loop: ${out.trim()}`);
+    expect(out).toMatch(/^ok runs=\d+ faults_injected=[1-9]\d* jobs=[1-9]\d* .* lost=0$/m);
+  });
+});
+
 describe('after a rolled-back commit group', () => {
   it('settles a delete of an absent key that waits on the rolled-back generation', async () => {
     // Found by the fault loop: the writer stayed asleep after the rollback, and a delete that

@@ -83,7 +83,10 @@ export class Feed {
     const segs = logSegments(this.store);
     if (this.sent === 0) {
       const first = segs.findIndex((s) => !s.compacted);
-      if (first > 0 || (first < 0 && segs.length > 0)) return this.snapshotStep(segs);
+      // Once part of a snapshot is sent, only snapshotStep may move on: it checks that the
+      // snapshot is still there. A job that found no live record writes no output, and going
+      // on from the first ordinary segment would skip the deletes of its sources.
+      if (first > 0 || (first < 0 && segs.length > 0) || this.snapshot !== undefined) return this.snapshotStep(segs);
       if (first < 0) return false; // nothing written yet
       this.sent = position(segs[first].file, SEGMENT_HEADER_SIZE);
     }
@@ -116,7 +119,7 @@ export class Feed {
   private async snapshotStep(segs: LogSegment[]): Promise<boolean> {
     const snap = segs.filter((s) => s.compacted);
     let at = this.snapshot === undefined ? 0 : snap.findIndex((s) => s.name === this.snapshot?.name);
-    if (at < 0) throw new Error('the snapshot changed under the feed (a compaction ran)');
+    if (at < 0 || at >= snap.length) throw new Error('the snapshot changed under the feed (a compaction ran)');
     let off = this.snapshot?.offset ?? SEGMENT_HEADER_SIZE;
     if (off >= snap[at].written) {
       at++;
