@@ -22,10 +22,19 @@ function contents(db: Store): Model {
 }
 
 // A copy of an open store's files (not its LOCK), as a crash at this moment would leave them.
+// A background checkpoint may rename CHECKPOINT.tmp between the listing and the copy: copy
+// again from a fresh listing then (the rename is atomic, so some pass sees a stable directory).
 function copyStore(dir: string): string {
   const to = tmpdir('hashlog-ckpt-copy-');
-  for (const name of fs.readdirSync(dir)) if (name !== 'LOCK') fs.copyFileSync(path.join(dir, name), path.join(to, name));
-  return to;
+  for (;;) {
+    try {
+      for (const name of fs.readdirSync(dir)) if (name !== 'LOCK') fs.copyFileSync(path.join(dir, name), path.join(to, name));
+      return to;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      for (const name of fs.readdirSync(to)) fs.rmSync(path.join(to, name));
+    }
+  }
 }
 
 // Rewrites the checkpoint's CRC after a test changed its bytes on purpose.
