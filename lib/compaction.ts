@@ -7,11 +7,11 @@ import { closedError, rangeError, typeError } from './errors';
 
 /** When compaction runs by itself. All optional; `compaction: false` turns it off. */
 export interface CompactionPolicy {
-  /** Compact once garbage is at least this fraction of the log (0 < r < 1). Default 0.3. */
+  /** Compact once garbage is at least this fraction of the log (0 < r < 1). Default 0.2. */
   garbageRatio?: number;
-  /** ...and a job would reclaim at least this many bytes. Default 64 MiB. */
+  /** ...and a job would reclaim at least this many bytes. Default 32 MiB. */
   minReclaimBytes?: number;
-  /** Copy at most this many bytes per second (0 = no limit). Default 64 MiB/s. */
+  /** Copy at most this many bytes per second (0 = no limit). Default 256 MiB/s. */
   maxBytesPerSecond?: number;
   /** How often the policy is checked, in ms. Default 1000. */
   checkIntervalMs?: number;
@@ -27,8 +27,8 @@ export interface ResolvedCompaction {
 
 export const COMPACTION_DEFAULTS: ResolvedCompaction = {
   auto: true,
-  garbageRatio: 0.3,
-  minReclaimBytes: 64 * 1024 * 1024,
+  garbageRatio: 0.2,
+  minReclaimBytes: 32 * 1024 * 1024,
   maxBytesPerSecond: 256 * 1024 * 1024,
   checkIntervalMs: 1000,
 };

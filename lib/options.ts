@@ -45,7 +45,7 @@ export interface OpenOptions {
   engine?: EngineChoice;
   /**
    * When compaction runs by itself (docs/api.md, "Compaction"), or false to run it only on
-   * db.compact(). Default: once garbage is 30% of the log and at least 64 MiB, copying at
+   * db.compact(). Default: once garbage is 20% of the log and at least 32 MiB, copying at
    * most 256 MiB/s.
    */
   compaction?: CompactionPolicy | false;
