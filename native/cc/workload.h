@@ -246,8 +246,10 @@ class Driver {
       store_->CompactAbort();
       return s;
     }
+    // Every write is settled (durable) before a job runs, so nothing holds settle or retire off.
+    if (!store_->CompactSettle()) return Status::InvalidArgument("compaction did not settle");
     s = store_->CompactUnlink();
-    compactions_ += store_->CompactRetire(true);  // every write is settled: nothing holds it off
+    compactions_ += store_->CompactRetire(true);
     return s;
   }
   int compactions() const { return compactions_; }
