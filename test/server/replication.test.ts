@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tmpdir } from '../helpers/tmpdir';
 import { serve } from './cli-helpers';
 import { startServer, type TestServer } from './helpers';
+import { loadReplicaState } from '../../lib/server/replication/state';
 
 const running: TestServer[] = [];
 
@@ -160,9 +161,19 @@ describe('replication', () => {
     expect((await cb.role())[0]).toBe('master');
     await cb.set('after', '2');
     await ca.set('diverged', 'only on a'); // a never learnt it is no longer primary
+    // The resync clears a's store: by then its saved position must be 0, so that a crash
+    // during the clear resyncs again instead of going on from an old position.
+    const clear = a.db.clear.bind(a.db);
+    let stateAtClear: unknown = 'not cleared';
+    a.db.clear = () => {
+      // The first clear is the resync's; later ones apply CLEAR records of b's log.
+      if (stateAtClear === 'not cleared') stateAtClear = loadReplicaState(a.dir);
+      return clear();
+    };
     expect(await ca.call('REPLICAOF', '127.0.0.1', String(b.port))).toBe('OK');
     expect(await cb.wait(1, 10_000)).toBe(1);
     expect(a.logs.some((l) => l.includes('full resync'))).toBe(true);
+    expect(stateAtClear).toMatchObject({ position: 0 });
     expect(await snapshot(ca)).toEqual({ after: '2', before: '1' });
   });
 

@@ -201,8 +201,13 @@ export class ReplicaLink {
     const [word, replid, pos, end] = text.slice(1).split(' ');
     if (word === 'FULLRESYNC') {
       this.options.log(`full resync from ${this.host}:${this.port} (replication id ${replid})`);
-      await this.store.clear();
+      // Position 0 is saved before the clear: a crash in between must not leave a cleared
+      // store that believes it is at its old position (it would go on from there, missing
+      // everything before it). At 0 the next start resyncs in full again.
       this.replid = replid;
+      this.applied = 0;
+      this.save(true);
+      await this.store.clear();
       this.applied = Number(pos);
       this.syncEnd = Number(end ?? pos);
       this.carry = [];
