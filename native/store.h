@@ -234,7 +234,16 @@ class Store {
   size_t CompactableCount() const;
   // Marks the records of one source from job_->mark_offset, at most `budget` of them.
   size_t MarkRecords(size_t source, size_t budget);
-  void MarkRecord(size_t source, uint64_t offset, const RecordHeader& h);
+  // A put record mark looks at: where it is, its key's hash, its size and expiry.
+  struct MarkCandidate {
+    uint32_t source;
+    uint32_t offset;
+    uint64_t hash;
+    uint32_t size;
+    uint64_t expires_at;
+  };
+  // Notes the candidate as a move (the index points at it) or a drop (it also expired).
+  void MarkRecord(const MarkCandidate& c);
   Status MapOutputs();
   // Puts the sources unlink did not delete back into the log, after the outputs.
   void KeepRemainingSources();

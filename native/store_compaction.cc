@@ -69,18 +69,14 @@ Status Store::CompactStart(const CompactOptions& options, bool* started) {
   return Status::OK();
 }
 
-void Store::MarkRecord(size_t source, uint64_t offset, const RecordHeader& h) {
-  const Segment* seg = job_->sources[source];
-  const char* rec = seg->base() + offset;
-  const uint64_t hash = SipHash13(hash_key_, rec + kRecordHeaderSize, h.key_size);
-  const Location loc = MakeLocation(seg->slot(), static_cast<uint32_t>(offset));
+void Store::MarkRecord(const MarkCandidate& c) {
+  const Location loc = MakeLocation(job_->sources[c.source]->slot(), c.offset);
   // Live means the index points at exactly this record: no key comparison needed.
-  if (!index_.Find(hash, [&](Location l) { return l == loc; })) return;
-  const uint32_t size = static_cast<uint32_t>(h.total_size());
-  if (Expired(h))
-    job_->drops.push_back({static_cast<uint32_t>(source), static_cast<uint32_t>(offset), hash, size, h.expires_at});
+  if (!index_.Find(c.hash, [&](Location l) { return l == loc; })) return;
+  if (c.expires_at != 0 && c.expires_at <= NowMs())
+    job_->drops.push_back({c.source, c.offset, c.hash, c.size, c.expires_at});
   else
-    job_->moves.push_back({static_cast<uint32_t>(source), static_cast<uint32_t>(offset), hash, size});
+    job_->moves.push_back({c.source, c.offset, c.hash, c.size});
 }
 
 size_t Store::MarkRecords(size_t source, size_t budget) {
@@ -88,6 +84,22 @@ size_t Store::MarkRecords(size_t source, size_t budget) {
   const char* base = seg->base();
   uint64_t pos = std::max<uint64_t>(job_->mark_offset, kSegmentHeaderSize);
   size_t done = 0;
+  // Puts are probed in windows: hash a window's keys and prefetch their buckets first, so
+  // that the index's cache misses overlap (as recovery's scan does).
+  constexpr int kWindow = 16;
+  MarkCandidate window[kWindow];
+  int pending = 0;
+  auto flush = [&]() {
+    for (int i = 0; i < pending; i++) MarkRecord(window[i]);
+    pending = 0;
+  };
+  auto candidate = [&](uint64_t offset, const RecordHeader& h) {
+    const uint64_t hash = SipHash13(hash_key_, base + offset + kRecordHeaderSize, h.key_size);
+    index_.Prefetch(hash);
+    window[pending++] = {static_cast<uint32_t>(source), static_cast<uint32_t>(offset), hash,
+                         static_cast<uint32_t>(h.total_size()), h.expires_at};
+    if (pending == kWindow) flush();
+  };
   while (pos < seg->end && done < budget) {
     RecordHeader h;
     if (DecodeRecord(base + pos, seg->end - pos, &h) != DecodeResult::kOk) {
@@ -102,14 +114,14 @@ size_t Store::MarkRecords(size_t source, size_t budget) {
       continue;
     }
     if (h.type == kTypePut) {
-      MarkRecord(source, pos, h);
+      candidate(pos, h);
     } else if (h.type == kTypeBatch) {
       // Inner records are indexed one by one; the copies are plain records (a batch's
       // all-or-nothing promise is kept: it is whole on disk already).
       for (uint64_t p = pos + kRecordHeaderSize; p < pos + h.total_size();) {
         RecordHeader inner;
         DecodeHeader(base + p, &inner);
-        if (inner.type == kTypePut) MarkRecord(source, p, inner);
+        if (inner.type == kTypePut) candidate(p, inner);
         p += inner.total_size();
         done++;
       }
@@ -119,6 +131,7 @@ size_t Store::MarkRecords(size_t source, size_t budget) {
     pos += h.total_size();
     done++;
   }
+  flush();
   job_->mark_offset = pos;
   return done;
 }
