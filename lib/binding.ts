@@ -14,6 +14,8 @@ export type FlushCallback = (
 
 export interface NativeStats {
   keys: number;
+  /** Index entries: live keys plus expired ones whose records compaction has not dropped yet. */
+  indexedKeys?: number;
   liveBytes: number;
   garbageBytes: number;
   logBytes: number;

@@ -78,21 +78,26 @@ function count(name: string, v: unknown, dflt: number, min: number): number {
 export type SegmentRow = [string, number, number, number, boolean];
 
 /**
- * What the policy calls for now, given the log's segments: a job, a roll of the active
- * segment (when the garbage is there, out of a job's reach), or nothing.
+ * What the policy calls for now, given the log's segments and the keys that expired: a job,
+ * a roll of the active segment (when the garbage is there, out of a job's reach), or nothing.
+ * Expired records still count as live bytes until a job drops them, so `expiredFraction`
+ * (expired index entries ÷ all of them) turns that share of the live bytes into garbage: a
+ * store of keys with TTLs that are never overwritten must be compacted too.
  */
-export function policyWants(rows: readonly SegmentRow[], p: ResolvedCompaction): 'compact' | 'roll' | 'none' {
-  let bytes = 0, live = 0, reclaimable = 0;
+export function policyWants(rows: readonly SegmentRow[], p: ResolvedCompaction, expiredFraction = 0):
+  'compact' | 'roll' | 'none' {
+  let bytes = 0, garbage = 0, reclaimable = 0;
   for (const [, , b, l, compactable] of rows) {
+    const g = b - l + l * expiredFraction; // expired records are spread like the live ones
     bytes += b;
-    live += l;
-    if (compactable) reclaimable += b - l;
+    garbage += g;
+    if (compactable) reclaimable += g;
   }
   const min = Math.max(1, p.minReclaimBytes);
-  if (bytes === 0 || (bytes - live) / bytes < p.garbageRatio || bytes - live < min) return 'none';
+  if (bytes === 0 || garbage / bytes < p.garbageRatio || garbage < min) return 'none';
   if (reclaimable >= min) return 'compact';
   const active = rows[rows.length - 1];
-  return active[2] - active[3] >= min ? 'roll' : 'none';
+  return active[2] - active[3] * (1 - expiredFraction) >= min ? 'roll' : 'none';
 }
 
 /** The engine's compaction phases (NativeStore, when the engine has them). */

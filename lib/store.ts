@@ -549,7 +549,9 @@ export class Store {
     if (this.compactionGuard?.paused() === true) return;
     const engine = this.compactingEngine();
     if (engine === undefined) return;
-    const want = policyWants(engine.listSegments(), this.options.compaction);
+    const s = this.native.stats();
+    const indexed = s.indexedKeys ?? s.keys;
+    const want = policyWants(engine.listSegments(), this.options.compaction, indexed > 0 ? (indexed - s.keys) / indexed : 0);
     if (want === 'roll') engine.rollSegment();
     // A failed automatic run is retried at the next check; the store reports real trouble
     // through its writes (fail-stop) and stats.

@@ -683,6 +683,7 @@ std::vector<Store::WrittenSegment> Store::WrittenSegments() const {
 StoreStats Store::Stats() const {
   StoreStats st;
   st.keys = const_cast<Store*>(this)->LiveKeys();
+  st.indexed = index_.size();
   for (const Segment* seg : log_) {
     st.live_bytes += seg->live_bytes;
     st.log_bytes += seg->end - kSegmentHeaderSize;

@@ -51,6 +51,7 @@ constexpr size_t kBatchOpHeaderSize = 24;
 
 struct StoreStats {
   uint64_t keys = 0;
+  uint64_t indexed = 0;  // index entries: the live keys plus expired ones not yet dropped
   uint64_t live_bytes = 0;
   uint64_t log_bytes = 0;  // every record byte in every segment (live + garbage)
   uint64_t segments = 0;

@@ -47,7 +47,9 @@ Status Store::CompactStart(const CompactOptions& options, bool* started) {
     bytes += log_[i]->end - kSegmentHeaderSize;
     live += log_[i]->live_bytes;
   }
-  if (bytes == live) return Status::OK();  // no garbage in reach (or nothing at all)
+  // No garbage in reach (or nothing at all), unless keys expired: their records count as
+  // live bytes until a job drops them.
+  if (bytes == live && expiry_.Expired(NowMs()) == 0) return Status::OK();
   auto job = std::make_unique<CompactionJob>();
   job->sources.assign(log_.begin(), log_.begin() + n);
   // Offsets in a segment are 32-bit: an output stays below 4 GiB.

@@ -781,7 +781,9 @@ export class JsStore implements NativeStore {
       bytes += this.log[i].end - SEGMENT_HEADER_SIZE;
       live += this.log[i].liveBytes;
     }
-    if (bytes === live) return false; // no garbage in reach (or nothing at all)
+    // No garbage in reach (or nothing at all), unless keys expired: their records count as
+    // live bytes until a job drops them.
+    if (bytes === live && this.expiry.expiredAt(this.now()) === 0) return false;
     // Offsets in a segment are 32-bit: an output stays below 4 GiB.
     const maxOut = Math.min(Math.max(maxOutputSize !== 0 ? maxOutputSize : this.options.segmentSize,
       SEGMENT_HEADER_SIZE + 1), TWO32 - 1);
@@ -1151,6 +1153,7 @@ export class JsStore implements NativeStore {
     }
     return {
       keys: this.liveKeys(),
+      indexedKeys: this.index.size,
       liveBytes,
       garbageBytes: logBytes - liveBytes,
       logBytes,

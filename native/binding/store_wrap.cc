@@ -397,6 +397,7 @@ Napi::Value StoreWrap::JS_Stats(const Napi::CallbackInfo& info) {
   StoreStats st = store_->Stats();
   Napi::Object o = Napi::Object::New(env);
   o.Set("keys", static_cast<double>(st.keys));
+  o.Set("indexedKeys", static_cast<double>(st.indexed));
   o.Set("liveBytes", static_cast<double>(st.live_bytes));
   o.Set("garbageBytes", static_cast<double>(st.log_bytes - st.live_bytes));
   o.Set("logBytes", static_cast<double>(st.log_bytes));

@@ -328,6 +328,24 @@ describe.each(ENGINES)('%s engine', (engine) => {
       await db.close();
     });
 
+    it('runs by itself for keys that only expire (never overwritten or deleted)', async () => {
+      const db = await open(tmpdir(), {
+        segmentSize: SEGMENT,
+        compaction: { garbageRatio: 0.5, minReclaimBytes: 64 * 1024, checkIntervalMs: 10, maxBytesPerSecond: 0 },
+      });
+      for (let i = 0; i < 2000; i++) await db.put(`session${i}`, 's'.repeat(200), { ttlMs: 50 });
+      for (let i = 0; i < 20; i++) await db.put(`kept${i}`, 'k'.repeat(200));
+      const before = db.stats();
+      expect(before.garbageBytes).toBeLessThan(before.liveBytes / 10); // no overwrite, no delete
+      await new Promise((r) => setTimeout(r, 1100)); // the expiry second has passed
+      for (let i = 0; i < 300 && db.stats().compactions === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(db.stats().compactions).toBeGreaterThan(0);
+      expect(db.stats().liveBytes).toBeLessThan(before.liveBytes / 4); // the expired records went
+      expect(db.size).toBe(20);
+      expect(db.get('kept7')?.toString()).toBe('k'.repeat(200));
+      await db.close();
+    });
+
     it('seals the active segment when the garbage is all there, then compacts it', async () => {
       const db = await open(tmpdir(), {
         segmentSize: 1024 * 1024, // one segment holds everything this test writes
@@ -354,6 +372,9 @@ describe('the compaction policy', () => {
     expect(policyWants([['1', 0, 100, 50, true], ['2', 0, 100, 100, false]], policy)).toBe('none'); // 50 < 100 bytes
     expect(policyWants([['1', 0, 1000, 1000, true], ['2', 0, 1000, 100, false]], policy)).toBe('roll');
     expect(policyWants([], policy)).toBe('none');
+    // All live bytes, but half the keys expired: that half is garbage too.
+    expect(policyWants([['1', 0, 1000, 1000, true], ['2', 0, 100, 100, false]], policy)).toBe('none');
+    expect(policyWants([['1', 0, 1000, 1000, true], ['2', 0, 100, 100, false]], policy, 0.5)).toBe('compact');
   });
 });
 
