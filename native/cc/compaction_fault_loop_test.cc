@@ -186,19 +186,9 @@ int main(int argc, char** argv) {
   const int workload_ops = std::atoi(argv[2]);
   const std::string scratch = argv[3];
   Totals totals;
-  const char* only = std::getenv("HASHLOG_FAULT_OP");  // debugging: one op only
-  for (bool sync : {true, false}) {
-    for (const char* op : kOps) {
-      if (only != nullptr && std::string(only) != op) continue;
-      for (int err : kErrnos) {
-        for (bool sticky : {false, true}) {
-          for (uint64_t n = 0; n < 5000; n++) {
-            if (RunOne(sync, op, err, sticky, n, seed + n, workload_ops, scratch, &totals) == 0) break;
-          }
-        }
-      }
-    }
-  }
+  ForEachFault(kOps, kErrnos, [&](bool sync, const char* op, int err, bool sticky, uint64_t n) {
+    return RunOne(sync, op, err, sticky, n, seed + n, workload_ops, scratch, &totals);
+  });
   RemoveTree(scratch + "/store");
   WL_CHECK(totals.jobs > 0, "no compaction job completed");
   std::printf("ok runs=%llu faults_injected=%llu jobs=%llu job_failures=%llu acked_ops_checked=%llu lost=0\n",

@@ -174,20 +174,9 @@ int main(int argc, char** argv) {
   const int workload_ops = std::atoi(argv[2]);
   const std::string scratch = argv[3];
   Totals totals;
-  const char* only = std::getenv("HASHLOG_FAULT_OP");  // debugging: one op only
-  for (bool sync : {true, false}) {
-    for (const char* op : kOps) {
-      if (only != nullptr && std::string(only) != op) continue;
-      for (int err : kErrnos) {
-        for (bool sticky : {false, true}) {
-          // N = 0, 1, 2, ... until the fault is never reached (capped against a runaway).
-          for (uint64_t n = 0; n < 5000; n++) {
-            if (RunOne(sync, op, err, sticky, n, seed + n, workload_ops, scratch, &totals) == 0) break;
-          }
-        }
-      }
-    }
-  }
+  ForEachFault(kOps, kErrnos, [&](bool sync, const char* op, int err, bool sticky, uint64_t n) {
+    return RunOne(sync, op, err, sticky, n, seed + n, workload_ops, scratch, &totals);
+  });
   RemoveTree(scratch + "/store");
   std::printf(
       "ok runs=%llu faults_injected=%llu open_failures=%llu no_space=%llu io_errors=%llu fail_stops=%llu "

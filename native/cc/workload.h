@@ -314,6 +314,27 @@ class Driver {
   std::vector<Status> async_errors_;
 };
 
+// The fault loops' matrix (docs/RELIABILITY.md, "Faults at the Nth call"): both durabilities,
+// each op (or only $HASHLOG_FAULT_OP, for debugging), each errno, once and sticky, and the Nth
+// call for N = 0, 1, 2, ... until run(sync, op, err, sticky, n) reports that it injected
+// nothing (capped against a runaway).
+template <size_t kOpCount, size_t kErrnoCount, typename Run>
+void ForEachFault(const char* const (&ops)[kOpCount], const int (&errnos)[kErrnoCount], Run&& run) {
+  const char* only = std::getenv("HASHLOG_FAULT_OP");
+  for (bool sync : {true, false}) {
+    for (const char* op : ops) {
+      if (only != nullptr && std::string(only) != op) continue;
+      for (int err : errnos) {
+        for (bool sticky : {false, true}) {
+          for (uint64_t n = 0; n < 5000; n++) {
+            if (run(sync, op, err, sticky, n) == 0) break;
+          }
+        }
+      }
+    }
+  }
+}
+
 // Checks an open store against the history, for a crash at clock `at`: operations
 // acknowledged by then must be reflected; later ones (and fail-stop rejections) may or may
 // not be; resumable rejections must not be; no batch may be half-applied; no other key
