@@ -8,17 +8,11 @@
 #include <vector>
 
 #include "../../../native/hash_index.h"
+#include "check.h"
 
 using hashlog::HashIndex;
 using hashlog::Location;
 
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::exit(1);                                                        \
-    }                                                                      \
-  } while (0)
 
 int main(int argc, char** argv) {
   uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
