@@ -1,23 +1,11 @@
 // A store opened in a worker thread that exits while a compaction job is in each of its
 // phases: the environment's cleanup hook closes the store (cancelling the copy, waiting for
 // the pool), the process survives, and the directory reopens with every acknowledged write.
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../lib/index';
 import { tmpdir } from '../helpers/tmpdir';
+import { DIST, runWorker } from '../helpers/worker';
 
-const DIST = path.resolve('dist/index.js');
-
-function runWorker(source: string, data: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(source, { eval: true, workerData: data });
-    let message: unknown;
-    w.on('message', (m) => (message = m));
-    w.on('error', reject);
-    w.on('exit', () => resolve(message));
-  });
-}
 
 describe('compaction in a worker thread that exits', () => {
   it('leaves a store that reopens with every acknowledged write, whatever phase the job was in', async () => {

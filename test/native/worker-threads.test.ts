@@ -1,20 +1,8 @@
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../lib/index';
 import { tmpdir } from '../helpers/tmpdir';
+import { DIST, runWorker } from '../helpers/worker';
 
-const DIST = path.resolve('dist/index.js');
-
-function runWorker(source: string, data: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(source, { eval: true, workerData: data });
-    let message: unknown;
-    w.on('message', (m) => (message = m));
-    w.on('error', reject);
-    w.on('exit', () => resolve(message));
-  });
-}
 
 describe('the addon in worker threads', () => {
   it('opens, writes and closes a store inside a worker', async () => {
