@@ -18,9 +18,12 @@
         "native/compaction.cc",
         "native/store.cc",
         "native/store_compaction.cc",
+        "native/store_shared.cc",
+        "native/epoch.cc",
         "native/binding/js_status.cc",
         "native/binding/store_wrap.cc",
         "native/binding/store_compaction_wrap.cc",
+        "native/binding/shared_wrap.cc",
         "native/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

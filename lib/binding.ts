@@ -31,6 +31,8 @@ export interface NativeStats {
   bytesSinceCheckpoint: number;
   /** How long the last checkpoint's snapshot held the JavaScript thread, in ms. */
   checkpointPauseMs: number;
+  /** Worker-thread handles attached (openShared), with their getAsync reads in flight. */
+  sharedReaders?: number;
 }
 
 export interface NativeRecovery {
@@ -104,6 +106,23 @@ export interface NativeStore {
   checkpointWrite(): Promise<void>;
   /** stats().bytesSinceCheckpoint without building the stats object (checked after every commit). */
   bytesSinceCheckpoint(): number;
+  /** Registers the store for worker threads; the id a NativeSharedReader attaches to (native only). */
+  share?(): number;
+}
+
+/** The private contract of native/binding/shared_wrap.cc: a store read from another thread. */
+export interface NativeSharedReader {
+  attach(id: number): void;
+  close(): void;
+  get(keyLength: number): number;
+  getInto(keyLength: number, target: Buffer): number;
+  has(keyLength: number): boolean;
+  expiresAt(keyLength: number): number;
+  scan(cursor: number, count: number): [number, Buffer[]];
+  getMany(count: number): number;
+  getAsync(keyLength: number): Promise<Buffer | undefined>;
+  size(): number;
+  stats(): NativeStats;
 }
 
 /**
@@ -115,6 +134,7 @@ export type FaultOp = 'open' | 'pwrite' | 'allocate' | 'fdatasync' | 'syncdir' |
 
 export interface NativeBinding {
   NativeStore: new (keyBuffer: Buffer, valueBuffer: Buffer, metaBuffer: Buffer, onFlush: FlushCallback) => NativeStore;
+  NativeSharedReader: new (keyBuffer: Buffer, valueBuffer: Buffer, metaBuffer: Buffer) => NativeSharedReader;
   setErrorClass(cls: typeof HashlogError): void;
   crc32cHardware: boolean;
 }

@@ -1,5 +1,7 @@
 // hashlog: a persistent key-value store with O(1) get, put and del.
 export { open, Store } from './store';
+export { openShared, SharedStore } from './shared';
+export type { SharedHandle } from './shared';
 export type { Key, Value, StoreStats, StoreStatus, RecoveryReport, BatchOperation, ScanPage, EngineName } from './store';
 export type { OpenOptions, Durability, PutOptions, EngineChoice } from './options';
 export type { BackupReport } from './backup';

@@ -7,46 +7,17 @@ import {
 } from './compaction';
 import { closedError, HashlogError, rangeError, typeError } from './errors';
 import { JsStore } from './js/js-store';
+import type { MessagePort } from 'node:worker_threads';
+import { shareStore, type SharedHandle } from './shared';
+import { StoreReader, toStats, VALUE_BUFFER_SIZE, type Key, type StoreStats, type Value } from './reader';
 import {
-  MAX_KEY_SIZE, resolveExpiry, resolveOptions, type OpenOptions, type PutOptions, type ResolvedOptions,
+  resolveExpiry, resolveOptions, type OpenOptions, type PutOptions, type ResolvedOptions,
 } from './options';
 
-/** A key: a UTF-8 string or bytes, 1 byte to 64 KiB. */
-export type Key = string | Uint8Array;
-/** A value: a UTF-8 string or bytes, 0 bytes to `maxValueSize`. */
-export type Value = string | Uint8Array;
+export type { Key, Value, ScanPage, StoreStats } from './reader';
 
 /** The lifecycle of a store. */
 export type StoreStatus = 'open' | 'closing' | 'closed';
-
-export interface StoreStats {
-  /** Live keys. */
-  keys: number;
-  /** Bytes of the records the index points at. */
-  liveBytes: number;
-  /** Bytes of overwritten or deleted records and tombstones (reclaimable). */
-  garbageBytes: number;
-  /** Segment files. */
-  segments: number;
-  /** Entries the index can hold before it grows. */
-  indexCapacity: number;
-  /** RAM held by the index. */
-  indexBytes: number;
-  /** fdatasync calls made since open. */
-  fsyncs: number;
-  /** The newest sequence number. */
-  seq: number;
-  /** Compactions completed since open, and the record bytes they read and wrote. */
-  compactions: number;
-  compactedBytesRead: number;
-  compactedBytesWritten: number;
-  /** Record bytes appended since the last checkpoint (what a restart would replay). */
-  bytesSinceCheckpoint: number;
-  /** How long the last checkpoint's snapshot held the JavaScript thread, in ms (0 if none yet). */
-  checkpointPauseMs: number;
-  /** When the last checkpoint since open was written, in ms since the epoch; 0 if none. */
-  lastCheckpointAt: number;
-}
 
 /** What open() found and repaired. */
 export type RecoveryReport = NativeRecovery;
@@ -56,22 +27,8 @@ export type BatchOperation =
   | { type: 'put'; key: Key; value: Value; ttlMs?: number; expiresAt?: number }
   | { type: 'del'; key: Key };
 
-/** One page of Store#scan(). */
-export interface ScanPage {
-  /** Pass it to the next scan() call; 0 when the iteration is complete. */
-  cursor: number;
-  keys: Buffer[];
-}
-
-const MANY_MAX = 1024; // keys per getMany() crossing (the meta buffer holds their lengths and sizes)
 const BATCH_OP_HEADER = 24; // native/store.h kBatchOpHeaderSize
-const TAG_SPACE = 2 ** 32; // scan cursors run over the 32-bit tag space
-
-// Shared buffers: a key, and a value up to this size, cross the N-API boundary through
-// them, so a get or put allocates nothing native (docs/DESIGN.md, "The N-API crossing").
-const VALUE_BUFFER_SIZE = 64 * 1024;
-// A string of at most this many UTF-16 units encodes to at most 3 bytes each: it fits.
-const KEY_FAST_CHARS = Math.floor(MAX_KEY_SIZE / 3);
+// A value string of at most this many UTF-16 units fits the value buffer (3 bytes each).
 const VALUE_FAST_CHARS = Math.floor(VALUE_BUFFER_SIZE / 3);
 
 interface Cohort {
@@ -124,16 +81,11 @@ function makeCohort(gen: number): Cohort {
   return { gen, promise, resolve, reject };
 }
 
-export class Store {
+export class Store extends StoreReader {
   readonly location: string;
   readonly options: Readonly<ResolvedOptions>;
-  private readonly native: NativeStore;
+  protected readonly native: NativeStore;
   private readonly engineName: EngineName;
-  private readonly keyBuf = Buffer.allocUnsafe(MAX_KEY_SIZE);
-  private readonly valueBuf = Buffer.allocUnsafe(VALUE_BUFFER_SIZE);
-  private readonly metaBuf = Buffer.alloc(MANY_MAX * 8);
-  private readonly manyLengths = new Uint32Array(this.metaBuf.buffer, this.metaBuf.byteOffset, MANY_MAX);
-  private readonly manySizes = new Int32Array(this.metaBuf.buffer, this.metaBuf.byteOffset + MANY_MAX * 4, MANY_MAX);
   private clockOffsetMs = 0;
   private clearing: Promise<void> | undefined;
   private readonly asyncReads = new Set<Promise<unknown>>();
@@ -158,6 +110,7 @@ export class Store {
   private compaction: Promise<CompactionReport> | undefined;
   private compactTimer: NodeJS.Timeout | undefined;
   private compactionGuard: CompactionGuard | undefined;
+  private readonly shares = new Set<MessagePort>(); // the owner's ends of share() handles
   private readonly kick = (): void => {
     this.kickQueued = false;
     if (this.state !== 'closed') this.native.kick();
@@ -165,6 +118,7 @@ export class Store {
 
   /** @internal Use open(). */
   constructor(location: string, options: ResolvedOptions) {
+    super();
     this.location = location;
     this.options = Object.freeze({ ...options });
     this.syncMode = options.durability === 'sync';
@@ -234,27 +188,6 @@ export class Store {
     return this.engineName;
   }
 
-  /** The value stored under key, or undefined. Synchronous: no syscall when the page is cached. */
-  get(key: Key): Buffer | undefined {
-    this.assertOpen();
-    const n = this.encodeKey(key);
-    const len = this.native.get(n);
-    if (len < 0) return undefined;
-    const out = Buffer.allocUnsafe(len);
-    if (len <= VALUE_BUFFER_SIZE) {
-      this.valueBuf.copy(out, 0, 0, len);
-    } else {
-      this.native.getInto(n, out);
-    }
-    return out;
-  }
-
-  /** True if key has a value. */
-  has(key: Key): boolean {
-    this.assertOpen();
-    return this.native.has(this.encodeKey(key));
-  }
-
   /**
    * Stores value under key, optionally expiring (`ttlMs` from now, or at `expiresAt` ms since
    * the epoch). Visible at once; resolves when durable (see `durability`).
@@ -281,13 +214,6 @@ export class Store {
     } catch (e) {
       return Promise.reject(e);
     }
-  }
-
-  /** When key expires: ms since the epoch, null if it never does, undefined if there is no such key. */
-  expiresAt(key: Key): number | null | undefined {
-    this.assertOpen();
-    const e = this.native.expiresAt(this.encodeKey(key));
-    return e < 0 ? undefined : e === 0 ? null : e;
   }
 
   /** Removes key's expiry. Resolves to false if there is no such key or it has no expiry. */
@@ -344,74 +270,6 @@ export class Store {
     }
   }
 
-  /** The values of many keys in one call, their memory accesses overlapped. */
-  getMany(keys: readonly Key[]): (Buffer | undefined)[] {
-    this.assertOpen();
-    if (!Array.isArray(keys)) throw typeError('getMany() takes an array of keys');
-    const out: (Buffer | undefined)[] = new Array(keys.length);
-    let i = 0;
-    while (i < keys.length) {
-      // Lay out as many keys as fit in the key buffer (and the meta buffer) end to end.
-      let n = 0;
-      let used = 0;
-      while (i + n < keys.length && n < MANY_MAX) {
-        const len = this.keyLength(keys[i + n]);
-        if (used + len > MAX_KEY_SIZE) break;
-        this.writeKeyAt(keys[i + n], used);
-        this.manyLengths[n] = len;
-        used += len;
-        n++;
-      }
-      const answered = this.native.getMany(n);
-      let off = 0;
-      for (let j = 0; j < answered; j++) {
-        const size = this.manySizes[j];
-        if (size < 0) {
-          out[i + j] = undefined;
-        } else {
-          const v = Buffer.allocUnsafe(size);
-          this.valueBuf.copy(v, 0, off, off + size);
-          off += size;
-          out[i + j] = v;
-        }
-      }
-      i += answered;
-      if (answered < n && answered === 0) out[i] = this.get(keys[i++]); // one value larger than the buffer
-    }
-    return out;
-  }
-
-  /**
-   * One page of keys. Start with cursor 0; pass each returned cursor back; 0 means done.
-   * Every key present for the whole iteration is returned at least once, even while the
-   * index resizes; with no writes during it, each exactly once. Keys written or deleted
-   * meanwhile may or may not appear.
-   */
-  scan(cursor: number, count: number): ScanPage {
-    this.assertOpen();
-    if (!Number.isInteger(cursor) || cursor < 0 || cursor >= TAG_SPACE) throw rangeError('cursor must come from scan()');
-    if (!Number.isInteger(count) || count < 1) throw rangeError('count must be a positive integer');
-    const [next, keys] = this.native.scan(cursor, Math.min(count, 1_000_000));
-    return { cursor: next, keys };
-  }
-
-  /** Every live [key, value] pair (see scan() for what it guarantees under writes). */
-  *entries(): IterableIterator<[Buffer, Buffer]> {
-    let cursor = 0;
-    do {
-      const page = this.scan(cursor, 256);
-      for (const k of page.keys) {
-        const v = this.get(k);
-        if (v !== undefined) yield [k, v];
-      }
-      cursor = page.cursor;
-    } while (cursor !== 0);
-  }
-
-  [Symbol.iterator](): IterableIterator<[Buffer, Buffer]> {
-    return this.entries();
-  }
-
   /**
    * Removes every key, durably (one record in the log). Writes issued while it runs wait
    * and apply after it. The space is reclaimed by compaction.
@@ -462,31 +320,9 @@ export class Store {
     return Date.now() + this.clockOffsetMs;
   }
 
-  /** Live keys (keys with a TTL leave it within a second of expiring; get/has are exact). */
-  get size(): number {
-    this.assertOpen();
-    return this.native.size();
-  }
-
   stats(): StoreStats {
     this.assertOpen();
-    const s = this.native.stats();
-    return {
-      keys: s.keys,
-      liveBytes: s.liveBytes,
-      garbageBytes: s.garbageBytes,
-      segments: s.segments,
-      indexCapacity: s.indexCapacity,
-      indexBytes: s.indexBytes,
-      fsyncs: s.fsyncs,
-      seq: s.seq,
-      compactions: s.compactions ?? 0,
-      compactedBytesRead: s.compactedBytesRead ?? 0,
-      compactedBytesWritten: s.compactedBytesWritten ?? 0,
-      bytesSinceCheckpoint: s.bytesSinceCheckpoint,
-      checkpointPauseMs: s.checkpointPauseMs,
-      lastCheckpointAt: this.lastCheckpointAt,
-    };
+    return toStats(this.native.stats(), this.lastCheckpointAt);
   }
 
   /**
@@ -667,6 +503,21 @@ export class Store {
     return this.native.writtenSegments?.() ?? [];
   }
 
+  /**
+   * A handle for one worker thread, which opens it with openShared(): reads there go to
+   * the engine directly, writes come back here (docs/api.md, "Worker threads"). Native
+   * engine only. The handle lives until this store closes.
+   */
+  share(): SharedHandle {
+    this.assertOpen();
+    if (this.native.share === undefined) {
+      throw new HashlogError('only the native engine can be shared with worker threads', 'HASHLOG_NOT_SUPPORTED');
+    }
+    const { handle, port } = shareStore(this, this.native.share());
+    this.shares.add(port);
+    return handle;
+  }
+
   /** Resolves once everything written before the call is fdatasynced (any durability). */
   flush(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(closedError());
@@ -687,6 +538,10 @@ export class Store {
           this.state = 'closed';
           this.settleAll();
           this.setActive(false);
+          // After the replies to forwarded writes were posted (they settled above).
+          const shares = [...this.shares];
+          this.shares.clear();
+          if (shares.length > 0) setImmediate(() => shares.forEach((p) => p.close()));
         });
     }
     return this.closing;
@@ -709,45 +564,8 @@ export class Store {
     else this.native.setFault(op, afterCalls, errno, sticky);
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.state !== 'open') throw closedError();
-  }
-
-  private encodeKey(key: Key): number {
-    let n: number;
-    if (typeof key === 'string') {
-      if (key.length <= KEY_FAST_CHARS) {
-        n = this.keyBuf.write(key, 0);
-      } else {
-        n = Buffer.byteLength(key, 'utf8');
-        if (n > MAX_KEY_SIZE) throw rangeError(`key is ${n} bytes; the limit is ${MAX_KEY_SIZE}`, 'HASHLOG_KEY_TOO_LARGE');
-        this.keyBuf.write(key, 0);
-      }
-    } else if (key instanceof Uint8Array) {
-      n = key.byteLength;
-      if (n > MAX_KEY_SIZE) throw rangeError(`key is ${n} bytes; the limit is ${MAX_KEY_SIZE}`, 'HASHLOG_KEY_TOO_LARGE');
-      this.keyBuf.set(key, 0);
-    } else {
-      throw typeError('key must be a string or Uint8Array');
-    }
-    if (n === 0) throw rangeError('key must not be empty');
-    return n;
-  }
-
-  // The key's byte length, validated (for laying several keys out in the key buffer).
-  private keyLength(key: Key): number {
-    let n: number;
-    if (typeof key === 'string') n = Buffer.byteLength(key, 'utf8');
-    else if (key instanceof Uint8Array) n = key.byteLength;
-    else throw typeError('key must be a string or Uint8Array');
-    if (n === 0) throw rangeError('key must not be empty');
-    if (n > MAX_KEY_SIZE) throw rangeError(`key is ${n} bytes; the limit is ${MAX_KEY_SIZE}`, 'HASHLOG_KEY_TOO_LARGE');
-    return n;
-  }
-
-  private writeKeyAt(key: Key, at: number): void {
-    if (typeof key === 'string') this.keyBuf.write(key, at);
-    else this.keyBuf.set(key, at);
   }
 
   private encodeBatch(operations: readonly BatchOperation[]): Buffer {

@@ -22,9 +22,25 @@ uint64_t SaturatingMul(uint64_t a, uint64_t b) { return b != 0 && a > ~uint64_t{
 
 }  // namespace
 
+void (*HashIndex::probe_hook_)() = nullptr;
+
 HashIndex::~HashIndex() {
+  retire_ = nullptr;  // the store destroys the index after every reader is gone
   Free(&old_);
   Free(&cur_);
+}
+
+bool HashIndex::ReadLayout(uint64_t moves, Layout* out) const {
+  if (moves & 1) return false;
+  auto load = [](const Table& t, Table* o) {
+    o->buckets = __atomic_load_n(&t.buckets, __ATOMIC_RELAXED);
+    o->mask = __atomic_load_n(&t.mask, __ATOMIC_RELAXED);
+    o->shift = __atomic_load_n(&t.shift, __ATOMIC_RELAXED);
+  };
+  load(cur_, &out->cur);
+  load(old_, &out->old);
+  out->cursor = __atomic_load_n(&cursor_, __ATOMIC_RELAXED);
+  return MovesStill(moves);
 }
 
 Status HashIndex::Allocate(int log2_buckets, Table* out) {
@@ -42,8 +58,16 @@ Status HashIndex::Allocate(int log2_buckets, Table* out) {
 }
 
 void HashIndex::Free(Table* t) {
-  if (t->buckets != nullptr) ::munmap(t->buckets, t->count() * sizeof(Bucket));
-  *t = Table();
+  if (t->buckets == nullptr) return;
+  void* p = t->buckets;
+  const size_t bytes = t->count() * sizeof(Bucket);
+  BeginMove();
+  Publish(t, Table());
+  EndMove();
+  if (retire_)
+    retire_(p, bytes);
+  else
+    ::munmap(p, bytes);
 }
 
 int HashIndex::Log2For(uint64_t keys) {
@@ -58,9 +82,11 @@ Status HashIndex::Init(uint64_t keys) {
   if (!s.ok()) return s;
   Free(&old_);
   Free(&cur_);
-  cur_ = fresh;
-  cursor_ = 0;
-  count_ = 0;
+  BeginMove();
+  Publish(&cur_, fresh);
+  SetCursor(0);
+  EndMove();
+  __atomic_store_n(&count_, 0, __ATOMIC_RELAXED);
   max_count_ = Threshold(cur_.count());
   return Status::OK();
 }
@@ -71,8 +97,7 @@ void HashIndex::Table::Place(uint32_t tag, uint64_t word) {
     for (int w = 0; w < kWays; w++) {
       if (bucket->tags[w] == 0) {
         BeginWrite(bucket);
-        bucket->words[w] = word;
-        bucket->tags[w] = tag;
+        SetEntry(bucket, w, tag, word);
         EndWrite(bucket);
         return;
       }
@@ -82,8 +107,7 @@ void HashIndex::Table::Place(uint32_t tag, uint64_t word) {
 
 void HashIndex::Table::EraseAt(Bucket* hole, int hole_way) {
   BeginWrite(hole);
-  hole->tags[hole_way] = 0;
-  hole->words[hole_way] = 0;
+  SetEntry(hole, hole_way, 0, 0);
   EndWrite(hole);
   // Backward shift: an entry further along whose home is at or before the hole relied on
   // the hole's bucket being full to be found; move it into the hole and repeat from there.
@@ -104,12 +128,10 @@ void HashIndex::Table::EraseAt(Bucket* hole, int hole_way) {
     }
     if (movable >= 0) {
       BeginWrite(hole);
-      hole->tags[hole_way] = bucket->tags[movable];
-      hole->words[hole_way] = bucket->words[movable];
+      SetEntry(hole, hole_way, bucket->tags[movable], bucket->words[movable]);
       EndWrite(hole);
       BeginWrite(bucket);
-      bucket->tags[movable] = 0;
-      bucket->words[movable] = 0;
+      SetEntry(bucket, movable, 0, 0);
       EndWrite(bucket);
       hole = bucket;
       hole_way = movable;
@@ -124,18 +146,21 @@ void HashIndex::Insert(uint64_t hash, Location loc) { InsertWord(Tag(hash), Extr
 
 void HashIndex::InsertWord(uint32_t tag, uint64_t word) {
   TableFor(tag).Place(tag, word);
-  count_++;
+  __atomic_store_n(&count_, count_ + 1, __ATOMIC_RELAXED);
 }
 
 void HashIndex::Replace(Ref ref, Location loc) {
   BeginWrite(ref.bucket);
-  ref.bucket->words[ref.way] = (ref.bucket->words[ref.way] & ~kLocationMask) | loc;
+  __atomic_store_n(&ref.bucket->words[ref.way], (ref.bucket->words[ref.way] & ~kLocationMask) | loc, __ATOMIC_RELAXED);
   EndWrite(ref.bucket);
 }
 
 void HashIndex::Erase(Ref ref) {
+  // A back-shift moves entries: a reader probing meanwhile may stop short of one.
+  BeginMove();
   (ref.in_old ? old_ : cur_).EraseAt(ref.bucket, ref.way);
-  count_--;
+  EndMove();
+  __atomic_store_n(&count_, count_ - 1, __ATOMIC_RELAXED);
 }
 
 Status HashIndex::BeginMigration(int log2) {
@@ -143,9 +168,11 @@ Status HashIndex::BeginMigration(int log2) {
   Table fresh;
   Status s = Allocate(log2, &fresh);
   if (!s.ok()) return s;
-  old_ = cur_;
-  cur_ = fresh;
-  cursor_ = 0;
+  BeginMove();
+  Publish(&old_, cur_);
+  Publish(&cur_, fresh);
+  SetCursor(0);
+  EndMove();
   max_count_ = Threshold(cur_.count());
   // Paced by the smaller table, so that it cannot fill before the migration ends.
   step_ = kStepBuckets * std::max<uint64_t>(1, old_.count() / cur_.count());
@@ -211,13 +238,11 @@ void HashIndex::MoveRangeByReinsertion(uint64_t end, uint64_t stretch_end) {
         }
         // Written at its new place before it leaves the old one.
         BeginWrite(to);
-        to->words[to_way] = word;
-        to->tags[to_way] = t;
+        SetEntry(to, to_way, t, word);
         EndWrite(to);
       }
       BeginWrite(bucket);
-      bucket->tags[w] = 0;
-      bucket->words[w] = 0;
+      SetEntry(bucket, w, 0, 0);
       EndWrite(bucket);
     }
   }
@@ -261,14 +286,16 @@ void HashIndex::Migrate(uint64_t buckets) {
   // already migrated) may hold entries homed near the end that rely on buckets the pass
   // would empty later: rare, and then the slower erase keeps it simple.
   const uint64_t stretch_end = StretchEnd(end);
+  BeginMove();
   if (stretch_end < nb)
     MoveRangeByReinsertion(end, stretch_end);
   else
     MoveRangeByErase(end);
-  cursor_ = end;
+  SetCursor(end);
+  EndMove();
   if (cursor_ == nb) {
     Free(&old_);
-    cursor_ = 0;
+    SetCursor(0);
   }
 }
 
@@ -303,15 +330,16 @@ void HashIndex::Step() {
 
 void HashIndex::Clear() {
   Free(&old_);
-  cursor_ = 0;
+  BeginMove();
+  SetCursor(0);
   for (uint64_t b = 0; b < cur_.count(); b++) {
     Bucket* bucket = &cur_.buckets[b];
     BeginWrite(bucket);
-    std::memset(bucket->tags, 0, sizeof(bucket->tags));
-    std::memset(bucket->words, 0, sizeof(bucket->words));
+    for (int w = 0; w < kWays; w++) SetEntry(bucket, w, 0, 0);
     EndWrite(bucket);
   }
-  count_ = 0;
+  EndMove();
+  __atomic_store_n(&count_, 0, __ATOMIC_RELAXED);
 }
 
 Status HashIndex::ShrinkToFit() {

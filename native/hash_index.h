@@ -17,14 +17,22 @@
 //
 // A tag match is confirmed by the caller comparing the key stored in the log record.
 //
-// Thread-safety: one writer (the store's owner thread). Each bucket's version word is
-// bumped to odd before and to even after every change, a seqlock that lets readers on
-// other threads (docs/DESIGN.md, "Concurrency") read a bucket without a lock.
+// Thread-safety: one writer (the store's owner thread); readers on other threads use
+// FindShared and ForEachInTagRangeShared, which take no lock (docs/DESIGN.md, "Worker
+// threads"). Two seqlocks make that safe: each bucket's version word is odd while the
+// writer changes the bucket, so a reader copies a bucket whole; the index-wide `moves_`
+// word is odd while entries move between buckets or tables (a back-shift erase, a migration
+// step, a clear) or the tables themselves change, so a reader that found nothing knows
+// whether it may have probed past an entry in motion and must look again. A found entry
+// needs no such check: it was the key's entry at the moment its bucket was copied. The
+// writer stores every field a reader loads atomically (relaxed), so there is no data race;
+// a table it frees goes to `retire_` (epoch reclamation) when readers may hold it.
 #ifndef HASHLOG_NATIVE_HASH_INDEX_H_
 #define HASHLOG_NATIVE_HASH_INDEX_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 
 #include "status.h"
@@ -73,6 +81,11 @@ class HashIndex {
     Location location() const { return bucket->words[way] & kLocationMask; }
   };
 
+  // What a reader's check says of one candidate location (a tag match): the key's record,
+  // another key's, not yet readable, or no record any more (look again).
+  enum class Candidate { kMatch, kOther, kPending, kStale };
+  enum class SharedFind { kFound, kAbsent, kPending };
+
   HashIndex() = default;
   ~HashIndex();
   HashIndex(const HashIndex&) = delete;
@@ -85,6 +98,22 @@ class HashIndex {
   // Returns the entry whose hash matches and for which confirm(location) is true.
   template <typename Confirm>
   Ref Find(uint64_t hash, Confirm&& confirm) const;
+  // Any thread, inside an epoch (epoch.h): check(location) reads the candidate's record and,
+  // on kMatch, copies what the caller wants. kFound once a match was confirmed against an
+  // unchanged bucket; kPending if a candidate's record is not readable yet (the caller
+  // waits and calls again); kAbsent when no entry matched in a probe that nothing disturbed.
+  template <typename Check>
+  SharedFind FindShared(uint64_t hash, Check&& check) const;
+  // Any thread, inside an epoch: as ForEachInTagRange, but false (after some calls of fn)
+  // when entries moved meanwhile; the caller drops what fn collected and calls again.
+  template <typename Fn>
+  bool ForEachInTagRangeShared(uint64_t first, uint64_t last, Fn&& fn) const;
+  // Where a table no longer reachable goes instead of munmap while readers may hold it:
+  // retire(address, bytes) must unmap it once they cannot (the store's EpochDomain).
+  void set_retire(std::function<void(void*, size_t)> retire) { retire_ = std::move(retire); }
+  // Test hook: runs in FindShared after the tables are read and after each bucket is
+  // copied, to widen the windows in which the writer can move entries under a reader.
+  static void SetProbeHookForTesting(void (*hook)()) { probe_hook_ = hook; }
 
   // Adds an entry. REQUIRES: no entry for this key; EnsureRoomForOneMore() succeeded.
   void Insert(uint64_t hash, Location loc);
@@ -130,16 +159,38 @@ class HashIndex {
   }
 
   uint64_t size() const { return count_; }
+  // Any thread: entries, as of a moment ago.
+  uint64_t size_shared() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
   // Of the table being filled (the new one during a migration).
   uint64_t capacity() const { return cur_.count() * kWays; }
   // Both tables during a migration: what the index holds in RAM.
   uint64_t bytes() const { return (cur_.count() + old_.count()) * sizeof(Bucket); }
   // Of the new table during a migration. Scan uses it only to size its tag ranges.
   uint64_t bucket_count() const { return cur_.count(); }
+  uint64_t bucket_count_shared() const { return __atomic_load_n(&cur_.mask, __ATOMIC_RELAXED) + 1; }
   bool migrating() const { return old_.buckets != nullptr; }
 
  private:
   static constexpr uint64_t kLocationMask = (uint64_t{1} << 48) - 1;
+
+  // A bucket as one reader saw it.
+  struct BucketCopy {
+    uint32_t version;
+    uint32_t tags[kWays];
+    uint64_t words[kWays];
+  };
+  // Owner: a plain copy. Readers: a consistent copy (retries while the writer changes it).
+  template <bool kShared>
+  static void Snapshot(const Bucket* b, BucketCopy* out);
+  static bool Unchanged(const Bucket* b, uint32_t version) {
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&b->version, __ATOMIC_RELAXED) == version;
+  }
+  // The writer's stores of what readers load.
+  static void SetEntry(Bucket* b, int w, uint32_t tag, uint64_t word) {
+    __atomic_store_n(&b->words[w], word, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->tags[w], tag, __ATOMIC_RELAXED);
+  }
 
   // One open-addressed table: valid on its own (every entry reachable from its home).
   struct Table {
@@ -151,9 +202,31 @@ class HashIndex {
     void Place(uint32_t tag, uint64_t word);
     // Empties (bucket, way) and shifts later entries back (no tombstones).
     void EraseAt(Bucket* bucket, int way);
-    template <typename Fn>
+    template <bool kShared, typename Fn>
     void ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const;
   };
+  // The tables and cursor as a reader saw them, consistent (false while they change).
+  struct Layout {
+    Table cur, old;
+    uint64_t cursor;
+    const Table& For(uint32_t tag) const { return old.buckets != nullptr && old.Home(tag) >= cursor ? old : cur; }
+  };
+  bool ReadLayout(uint64_t moves, Layout* out) const;
+  // Owner: publishes a table field by field (readers load them under `moves_`).
+  static void Publish(Table* dst, const Table& src) {
+    __atomic_store_n(&dst->buckets, src.buckets, __ATOMIC_RELAXED);
+    __atomic_store_n(&dst->mask, src.mask, __ATOMIC_RELAXED);
+    __atomic_store_n(&dst->shift, src.shift, __ATOMIC_RELAXED);
+  }
+  void SetCursor(uint64_t c) { __atomic_store_n(&cursor_, c, __ATOMIC_RELAXED); }
+  // Brackets a change that moves entries or replaces tables (odd while it runs).
+  void BeginMove() { __atomic_store_n(&moves_, moves_ + 1, __ATOMIC_RELAXED); __atomic_thread_fence(__ATOMIC_RELEASE); }
+  void EndMove() { __atomic_store_n(&moves_, moves_ + 1, __ATOMIC_RELEASE); }
+  uint64_t Moves() const { return __atomic_load_n(&moves_, __ATOMIC_ACQUIRE); }
+  bool MovesStill(uint64_t m) const {
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&moves_, __ATOMIC_RELAXED) == m;
+  }
 
   static uint32_t Tag(uint64_t hash) {
     uint32_t t = static_cast<uint32_t>(hash >> 32);
@@ -167,7 +240,8 @@ class HashIndex {
   Table& TableFor(uint32_t tag) { return old_.buckets != nullptr && old_.Home(tag) >= cursor_ ? old_ : cur_; }
 
   static Status Allocate(int log2_buckets, Table* out);
-  static void Free(Table* t);
+  // Unlinks the table (readers no longer find it) and unmaps or retires it.
+  void Free(Table* t);
   static int Log2For(uint64_t keys);
   static int Log2Of(const Table& t) { return 32 - t.shift; }
   // Starts migrating every entry into a fresh table of 2^log2 buckets (finishing any
@@ -192,9 +266,38 @@ class HashIndex {
   uint64_t step_ = kStepBuckets;  // old buckets per reserved entry in this migration
   uint64_t count_ = 0;    // entries in both tables
   uint64_t max_count_ = 0;  // the load threshold of cur_
+  uint64_t moves_ = 0;      // seqlock: odd while entries move or tables change
+  std::function<void(void*, size_t)> retire_;
+  static void (*probe_hook_)();
 };
 
-template <typename Fn>
+template <bool kShared>
+void HashIndex::Snapshot(const Bucket* b, BucketCopy* out) {
+  if (!kShared) {
+    out->version = b->version;
+    for (int w = 0; w < kWays; w++) {
+      out->tags[w] = b->tags[w];
+      out->words[w] = b->words[w];
+    }
+    return;
+  }
+  for (;;) {
+    const uint32_t v = __atomic_load_n(&b->version, __ATOMIC_ACQUIRE);
+    if ((v & 1) == 0) {
+      for (int w = 0; w < kWays; w++) {
+        out->tags[w] = __atomic_load_n(&b->tags[w], __ATOMIC_RELAXED);
+        out->words[w] = __atomic_load_n(&b->words[w], __ATOMIC_RELAXED);
+      }
+      if (Unchanged(b, v)) {
+        out->version = v;
+        return;
+      }
+    }
+    __builtin_ia32_pause();
+  }
+}
+
+template <bool kShared, typename Fn>
 void HashIndex::Table::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const {
   if (buckets == nullptr) return;
   const uint64_t nb = mask + 1;
@@ -207,16 +310,17 @@ void HashIndex::Table::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn)
   bool prev_full = true;
   for (uint64_t i = b0; i < b1 || prev_full; i++) {
     if (i - b0 >= nb) break;  // a full circle
-    const Bucket* bucket = &buckets[i & mask];
+    BucketCopy bucket;
+    Snapshot<kShared>(&buckets[i & mask], &bucket);
     bool full = true;
     for (int w = 0; w < kWays; w++) {
-      uint32_t t = bucket->tags[w];
+      uint32_t t = bucket.tags[w];
       if (t == 0) {
         full = false;
         continue;
       }
       uint64_t home = Home(t);
-      if (home >= b0 && home < b1 && t >= first && t < last) fn(t, bucket->words[w]);
+      if (home >= b0 && home < b1 && t >= first && t < last) fn(t, bucket.words[w]);
     }
     prev_full = full;
   }
@@ -227,8 +331,67 @@ void HashIndex::ForEachInTagRange(uint64_t first, uint64_t last, Fn&& fn) const 
   // Each entry is in exactly one table, and each table reports its entries of the range
   // once: the union is exactly once.
   auto report = [&](uint32_t t, uint64_t word) { fn(t, word & kLocationMask); };
-  old_.ForEachInTagRange(first, last, report);
-  cur_.ForEachInTagRange(first, last, report);
+  old_.ForEachInTagRange<false>(first, last, report);
+  cur_.ForEachInTagRange<false>(first, last, report);
+}
+
+template <typename Fn>
+bool HashIndex::ForEachInTagRangeShared(uint64_t first, uint64_t last, Fn&& fn) const {
+  const uint64_t m = Moves();
+  Layout l;
+  if (!ReadLayout(m, &l)) return false;
+  auto report = [&](uint32_t t, uint64_t word) { fn(t, word & kLocationMask); };
+  l.old.ForEachInTagRange<true>(first, last, report);
+  l.cur.ForEachInTagRange<true>(first, last, report);
+  return MovesStill(m);
+}
+
+template <typename Check>
+HashIndex::SharedFind HashIndex::FindShared(uint64_t hash, Check&& check) const {
+  const uint32_t tag = Tag(hash);
+  const uint64_t extra = Extra(hash);
+  for (;;) {
+    const uint64_t m = Moves();
+    Layout l;
+    if (!ReadLayout(m, &l)) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    if (__builtin_expect(probe_hook_ != nullptr, 0)) probe_hook_();
+    const Table& table = l.For(tag);
+    if (table.buckets == nullptr) {  // between tables (only while a store opens)
+      if (MovesStill(m)) return SharedFind::kAbsent;
+      continue;
+    }
+    bool pending = false, retry = false;
+    for (uint64_t b = table.Home(tag);; b = (b + 1) & table.mask) {
+      const Bucket* bucket = &table.buckets[b];
+      BucketCopy copy;
+      Snapshot<true>(bucket, &copy);
+      if (__builtin_expect(probe_hook_ != nullptr, 0)) probe_hook_();
+      bool full = true;
+      for (int w = 0; w < kWays && !retry; w++) {
+        if (copy.tags[w] == 0) {
+          full = false;
+        } else if (copy.tags[w] == tag && (copy.words[w] & ~kLocationMask) == extra) {
+          const Candidate c = check(copy.words[w] & kLocationMask);
+          // The record was read after the bucket was copied; if the bucket still holds
+          // the entry, that record was the key's newest at that moment (a rolled-back
+          // write's space may since hold other records: only the entry vouches for it).
+          if (c == Candidate::kStale || !Unchanged(bucket, copy.version))
+            retry = true;
+          else if (c == Candidate::kMatch)
+            return SharedFind::kFound;
+          else if (c == Candidate::kPending)
+            pending = true;
+        }
+      }
+      if (retry || !full) break;
+    }
+    if (retry) continue;
+    if (pending) return SharedFind::kPending;
+    if (MovesStill(m)) return SharedFind::kAbsent;
+  }
 }
 
 template <typename Fn>

@@ -132,6 +132,10 @@ class LogWriter {
   void Resume(Segment* current);
 
   uint64_t fsyncs() const { return fsyncs_; }
+  // Any thread, without mu(): wakes the flush thread so that it writes the open group now
+  // (a reader on another thread waits for a record in it). A wake-up that comes while the
+  // thread is about to sleep is lost; the reader asks again after a moment.
+  void WakeForReader() { cv_.notify_one(); }
 
  private:
   void Run();

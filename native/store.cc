@@ -1,6 +1,8 @@
 // Store: the read and write paths, rollback after a failed commit, open and close.
 #include "store.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -23,9 +25,15 @@ uint64_t NowMillis() {
 uint64_t Store::NowMs() const { return NowMillis() + clock_offset_ms_; }
 
 Store::Store(FileSystem* fs, std::string dir, const StoreOptions& options)
-    : fs_(fs), dir_(std::move(dir)), options_(options), lock_(fs), hash_key_(HashKey::Random()) {}
+    : fs_(fs), dir_(std::move(dir)), options_(options), lock_(fs), hash_key_(HashKey::Random()) {
+  // A table a resize or clear replaced may still be probed by a reader on another thread.
+  index_.set_retire([this](void* p, size_t n) { epochs_->Retire([p, n] { ::munmap(p, n); }); });
+}
 
-Store::~Store() { Close(); }
+Store::~Store() {
+  Close();
+  epochs_->FreeAll();  // after a failed open too (Close did nothing)
+}
 
 Status Store::Open(FileSystem* fs, const std::string& dir, const StoreOptions& options, Notify notify,
                    std::unique_ptr<Store>* out) {
@@ -57,7 +65,10 @@ Status Store::Recover(Notify notify) {
   ro.progress = options_.progress;
   s = hashlog::Recover(fs_, dir_, ro, &hash_key_, &segments_, &index_, &expiry_, &recovery_);
   if (!s.ok()) return s;
-  for (const auto& seg : segments_) log_.push_back(seg.get());
+  for (const auto& seg : segments_) {
+    log_.push_back(seg.get());
+    readable_[seg->slot()].store(seg.get(), std::memory_order_release);
+  }
   RecountLogBytes();
   // What a checkpoint would save the next open: the log its last one does not cover.
   appended_ = recovery_.replayed_bytes;
@@ -551,7 +562,10 @@ void Store::Undo(const UndoEntry& u) {
 void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint64_t* reject_last) {
   *reject_first = *reject_last = 0;
   if (ev.status.ok()) synced_gen_ = std::max(synced_gen_, ev.synced_gen);
-  if (ev.status.ok() || closed_) return;
+  if (closed_) return;
+  epochs_->Reclaim();
+  if (epochs_->readers() > 0) PublishStats();
+  if (ev.status.ok()) return;
   failures_++;
   const bool resume = ev.status.code() != Status::kFailed;
   if (!resume) failed_ = ev.status;
@@ -625,6 +639,8 @@ void Store::CheckpointWritten(const CheckpointImage& image) {
 Status Store::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
+  // Readers on other threads fail from now on; wait for the reads in flight.
+  epochs_->Shutdown();
   // A copy or unlink running on another thread reads the segments: stop it and wait.
   CancelBackground();
   { std::lock_guard<std::mutex> wait_for_background(bg_mu_); }
@@ -633,6 +649,7 @@ Status Store::Close() {
   active_ = nullptr;
   job_.reset();
   log_.clear();
+  epochs_->FreeAll();
   segments_.clear();
   lock_.Release();
   return Status::OK();
@@ -656,13 +673,20 @@ Status Store::TakeSlot(std::unique_ptr<Segment> seg) {
     segments_.emplace_back();
   }
   seg->set_slot(slot);
+  readable_[slot].store(seg.get(), std::memory_order_release);
   segments_[slot] = std::move(seg);
   return Status::OK();
 }
 
 void Store::FreeSlot(uint32_t slot) {
-  segments_[slot].reset();
-  free_slots_.push_back(slot);
+  // A reader on another thread may hold a location in it: unmap it, and reuse the slot
+  // (which would make old locations name the new segment's bytes), only after its epoch.
+  readable_[slot].store(nullptr, std::memory_order_release);
+  Segment* seg = segments_[slot].release();
+  epochs_->Retire([this, seg, slot] {
+    delete seg;
+    free_slots_.push_back(slot);
+  });
 }
 
 void Store::RecountLogBytes() {
@@ -706,6 +730,7 @@ StoreStats Store::Stats() const {
   st.seq = seq_;
   st.bytes_since_checkpoint = BytesSinceCheckpoint();
   st.checkpoint_pause_ms = checkpoint_pause_ms_;
+  st.shared_readers = static_cast<uint64_t>(epochs_->readers());
   return st;
 }
 

@@ -8,15 +8,19 @@
 #define HASHLOG_NATIVE_STORE_H_
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "checkpoint.h"
+#include "epoch.h"
 #include "file.h"
 #include "compaction.h"
 #include "hash.h"
@@ -64,6 +68,7 @@ struct StoreStats {
   uint64_t compacted_bytes_written = 0;
   uint64_t bytes_since_checkpoint = 0;  // log appended since the last checkpoint (or open without one)
   double checkpoint_pause_ms = 0;       // how long the last checkpoint's snapshot held the owner thread
+  uint64_t shared_readers = 0;          // reader handles on other threads (and their pool reads)
 };
 
 struct CompactOptions {
@@ -120,6 +125,25 @@ class Store {
   void Locate(Slice key, std::vector<const char*>* records, bool* resolved, bool* found, std::string* value);
   // Any thread: the value of the first of `records` that holds `key` and has not expired.
   bool ReadLocated(const std::vector<const char*>& records, Slice key, std::string* value) const;
+  // Reads from other threads (docs/DESIGN.md, "Worker threads"). Each call runs inside an
+  // epoch of epochs() (EpochGuard) and takes no lock. kPending: the key's newest record is
+  // still in a commit group; the flush thread was asked to write it, and the caller leaves
+  // the epoch, waits a moment and calls again.
+  const std::shared_ptr<EpochDomain>& epochs() const { return epochs_; }
+  // The value copied into out[0, cap) when it fits, its length in *size either way.
+  HashIndex::SharedFind SharedGet(Slice key, char* out, size_t cap, size_t* size) const;
+  HashIndex::SharedFind SharedGet(Slice key, std::string* value) const;
+  // *expires_at: 0 if none, else ms since the epoch (kAbsent if no live key).
+  HashIndex::SharedFind SharedExpiresAt(Slice key, uint64_t* expires_at) const;
+  // As Scan, appending to *keys; false if a key's record is still in a commit group: call
+  // again from *next after a wait.
+  bool SharedScan(uint64_t cursor, size_t count, std::vector<std::string>* keys, uint64_t* next) const;
+  // What Stats() said after the latest commit group while readers are registered.
+  StoreStats SharedStats() const;
+  // Owner: frees what readers no longer hold (called after each commit group too).
+  void Reclaim() { epochs_->Reclaim(); }
+  // Owner: refreshes what SharedStats returns (after each commit group while readers exist).
+  void PublishStats();
   // Test hook: milliseconds added to the clock that decides expiry.
   void SetClockOffsetForTesting(int64_t ms) { clock_offset_ms_ = ms; }
   // Starts the flush thread on what Put/Delete appended (once per JavaScript turn).
@@ -225,6 +249,12 @@ class Store {
   // The mutex that guards records not yet written (a read-only store has none: any mutex).
   std::mutex& WriterMutex() const { return writer_ ? writer_->mu() : read_only_mu_; }
   uint64_t NowMs() const;
+  // SharedGet and SharedExpiresAt: take(record, header) copies what the caller wants.
+  template <typename Take>
+  HashIndex::SharedFind SharedFindLive(Slice key, Take&& take) const;
+  // The record at loc if a reader may read it: kOther with *rec set, kPending if not yet
+  // written, kStale if the location no longer names a record (the index moved on).
+  HashIndex::Candidate SharedRecordAt(Location loc, const char** rec, RecordHeader* h) const;
   // Gives a segment a slot (reusing one that compaction freed) and takes ownership.
   Status TakeSlot(std::unique_ptr<Segment> seg);
   // TakeSlot, then appends it to the log.
@@ -258,7 +288,19 @@ class Store {
   HashKey hash_key_;
   HashIndex index_;
   ExpiryCounter expiry_;
+  // Shared with the reader handles, which may outlive the store; Close runs what it holds.
+  std::shared_ptr<EpochDomain> epochs_ = std::make_shared<EpochDomain>();
   SegmentTable segments_;           // by slot; compaction leaves holes, reused first
+  // The same segments for readers on other threads: a slot is cleared before its segment
+  // is retired, and reused only once the epoch passed (no reader holds its locations).
+  // calloc: the pages stay untouched (and unbacked) but for the slots in use.
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::atomic<Segment*>[], FreeDeleter> readable_{
+      static_cast<std::atomic<Segment*>*>(std::calloc(kMaxSegmentSlots + 1, sizeof(std::atomic<Segment*>)))};
+  mutable std::mutex shared_stats_mu_;  // guards shared_stats_ only (a copy, never across work)
+  StoreStats shared_stats_;
   std::vector<uint32_t> free_slots_;
   std::vector<Segment*> log_;       // log order: compacted segments first, the active one last
   Segment* active_ = nullptr;
@@ -286,6 +328,26 @@ class Store {
   bool closed_ = false;
   mutable std::mutex read_only_mu_;
 };
+
+// A read from another thread: runs read() (a Store::Shared* call) inside an epoch of
+// `epochs` until it is not kPending, sleeping outside the epoch in between (the flush
+// thread was asked to write the record; a write takes one pwrite, after any fdatasync in
+// progress). OK, NotFound, or Closed once the store began to close. The store must not be
+// touched outside read(): it may be destroyed as soon as no read is inside an epoch.
+template <typename Read>
+Status ReadShared(EpochDomain* epochs, int slot, Read&& read) {
+  for (;;) {
+    HashIndex::SharedFind r;
+    {
+      EpochGuard guard(epochs, slot);
+      if (!guard.ok()) return Status::Closed();
+      r = read();
+    }
+    if (r == HashIndex::SharedFind::kFound) return Status::OK();
+    if (r == HashIndex::SharedFind::kAbsent) return Status::NotFound();
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+}
 
 }  // namespace hashlog
 

@@ -3,6 +3,7 @@
 
 #include "../crc32c.h"
 #include "addon_data.h"
+#include "shared_wrap.h"
 #include "store_wrap.h"
 
 namespace hashlog {
@@ -21,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = StoreWrap::Init(env);
   data->store_constructor = Napi::Persistent(ctor);
   exports.Set("NativeStore", ctor);
+  exports.Set("NativeSharedReader", SharedReaderWrap::Init(env));
   exports.Set("setErrorClass", Napi::Function::New(env, JS_SetErrorClass, "setErrorClass"));
   exports.Set("crc32cHardware", Napi::Boolean::New(env, crc32c::IsHardwareAccelerated()));
   return exports;

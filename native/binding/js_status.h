@@ -17,6 +17,10 @@ Napi::Value StatusToError(Napi::Env env, const Status& s);
 Napi::Value ThrowStatus(Napi::Env env, const Status& s);
 const char* StatusCodeName(Status::Code code);
 
+// Number arguments, as lib/ passes them (validated there).
+inline uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
+inline double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+
 }  // namespace hashlog
 
 #endif  // HASHLOG_NATIVE_BINDING_JS_STATUS_H_

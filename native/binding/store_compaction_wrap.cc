@@ -44,7 +44,6 @@ class CompactWorker : public Napi::AsyncWorker {
   Status status_;
 };
 
-double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
 size_t Budget(const Napi::CallbackInfo& info) {
   const double b = info.Length() > 0 && info[0].IsNumber() ? F64(info[0]) : 0;
   return b >= 1 ? static_cast<size_t>(b) : 1;

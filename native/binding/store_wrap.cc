@@ -6,6 +6,7 @@
 
 #include "addon_data.h"
 #include "js_status.h"
+#include "shared_wrap.h"
 
 namespace hashlog {
 
@@ -140,8 +141,6 @@ class CheckpointWorker : public Napi::AsyncWorker {
   Status status_;
 };
 
-uint32_t U32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
-double F64(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
 
 }  // namespace
 
@@ -186,6 +185,7 @@ Napi::Function StoreWrap::Init(Napi::Env env) {
                          InstanceMethod<&StoreWrap::JS_CheckpointBegin>("checkpointBegin"),
                          InstanceMethod<&StoreWrap::JS_CheckpointWrite>("checkpointWrite"),
                          InstanceMethod<&StoreWrap::JS_BytesSinceCheckpoint>("bytesSinceCheckpoint"),
+                         InstanceMethod<&StoreWrap::JS_Share>("share"),
                      });
 }
 
@@ -244,7 +244,9 @@ void StoreWrap::CloseNow() {
   // A compaction copy may be sleeping under its rate limit: cancel, then wait for it.
   if (store_) store_->CancelBackground();
   while (background_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
-  if (store_) store_->Close();  // joins the flush thread: no event is sent after this
+  if (shared_id_ != 0) UnregisterSharedStore(shared_id_);  // no new reader attaches
+  shared_id_ = 0;
+  if (store_) store_->Close();  // shared readers' reads in flight end first  // joins the flush thread: no event is sent after this
   store_.reset();
   if (hook_registered_) {
     napi_remove_env_cleanup_hook(env_, &StoreWrap::CleanupHook, this);
@@ -394,7 +396,10 @@ void StoreWrap::OnFlushEvent(Napi::Env env, const FlushEvent& ev) {
 Napi::Value StoreWrap::JS_Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
-  StoreStats st = store_->Stats();
+  return StatsToJs(env, store_->Stats());
+}
+
+Napi::Object StatsToJs(Napi::Env env, const StoreStats& st) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("keys", static_cast<double>(st.keys));
   o.Set("indexedKeys", static_cast<double>(st.indexed));
@@ -411,6 +416,7 @@ Napi::Value StoreWrap::JS_Stats(const Napi::CallbackInfo& info) {
   o.Set("compactedBytesWritten", static_cast<double>(st.compacted_bytes_written));
   o.Set("bytesSinceCheckpoint", static_cast<double>(st.bytes_since_checkpoint));
   o.Set("checkpointPauseMs", st.checkpoint_pause_ms);
+  o.Set("sharedReaders", static_cast<double>(st.shared_readers));
   return o;
 }
 
@@ -648,6 +654,15 @@ Napi::Value StoreWrap::JS_BytesSinceCheckpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!store_ || closed_) return Napi::Number::New(env, 0);
   return Napi::Number::New(env, static_cast<double>(store_->BytesSinceCheckpoint()));
+}
+
+// share(): the id under which worker threads attach a NativeSharedReader (shared_wrap.h).
+Napi::Value StoreWrap::JS_Share(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  if (shared_id_ == 0) shared_id_ = RegisterSharedStore(store_.get());
+  store_->PublishStats();
+  return Napi::Number::New(env, static_cast<double>(shared_id_));
 }
 
 }  // namespace hashlog

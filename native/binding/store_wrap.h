@@ -21,6 +21,9 @@ namespace hashlog {
 struct AddonData;
 struct FlushChannel;
 
+// The stats() object of NativeStore and NativeSharedReader (lib/binding.ts NativeStats).
+Napi::Object StatsToJs(Napi::Env env, const StoreStats& st);
+
 class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -102,6 +105,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   Napi::Value JS_CheckpointBegin(const Napi::CallbackInfo& info);
   Napi::Value JS_CheckpointWrite(const Napi::CallbackInfo& info);
   Napi::Value JS_BytesSinceCheckpoint(const Napi::CallbackInfo& info);
+  Napi::Value JS_Share(const Napi::CallbackInfo& info);
 
   Slice Key(const Napi::CallbackInfo& info) const;
   bool Ready(Napi::Env env);
@@ -138,6 +142,8 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   bool closed_ = false;
   napi_env env_ = nullptr;
   bool hook_registered_ = false;
+  // The id db.share() registered the store under (shared_wrap.h), or 0.
+  uint64_t shared_id_ = 0;
   // The snapshot between checkpointBegin() and checkpointWrite().
   std::unique_ptr<CheckpointImage> checkpoint_;
   // Written by the open worker's recovery, read by recoveryProgress() on the JS thread.

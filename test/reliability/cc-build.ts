@@ -26,8 +26,8 @@ export const ENGINE_SOURCES = [
   'compaction.cc',
   'store_compaction.cc',
   'store.cc',
-  'compaction.cc',
-  'store_compaction.cc',
+  'store_shared.cc',
+  'epoch.cc',
   'testing/recording_file_system.cc',
 ].map((f) => path.join('native', f));
 
