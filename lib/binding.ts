@@ -123,6 +123,8 @@ export interface NativeSharedReader {
   getAsync(keyLength: number): Promise<Buffer | undefined>;
   size(): number;
   stats(): NativeStats;
+  /** 0 if every write placed so far is durable, else the commit group to wait for. */
+  barrierGen(): number;
 }
 
 /**
@@ -136,6 +138,8 @@ export interface NativeBinding {
   NativeStore: new (keyBuffer: Buffer, valueBuffer: Buffer, metaBuffer: Buffer, onFlush: FlushCallback) => NativeStore;
   NativeSharedReader: new (keyBuffer: Buffer, valueBuffer: Buffer, metaBuffer: Buffer) => NativeSharedReader;
   setErrorClass(cls: typeof HashlogError): void;
+  /** A duplicate (close-on-exec) of a descriptor, or -1. */
+  dupFd(fd: number): number;
   crc32cHardware: boolean;
 }
 

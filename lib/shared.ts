@@ -29,7 +29,8 @@ type WriteOp =
   | { op: 'batch'; operations: readonly BatchOperation[] }
   | { op: 'persist'; key: Key }
   | { op: 'expire'; key: Key; options: PutOptions }
-  | { op: 'flush' };
+  | { op: 'flush' }
+  | { op: 'durable'; gen: number };
 
 type Request = WriteOp & { seq: number };
 interface Reply {
@@ -65,6 +66,7 @@ function apply(store: Store, req: Request): Promise<unknown> {
     case 'persist': return store.persist(req.key);
     case 'expire': return store.expire(req.key, req.options);
     case 'flush': return store.flush();
+    case 'durable': return store._whenDurable(req.gen);
     default: return Promise.reject(typeError('unknown shared-store request'));
   }
 }
@@ -94,6 +96,7 @@ export class SharedStore extends StoreReader {
   private seq = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private barrier: { gen: number; promise: Promise<void> } | undefined;
 
   /** @internal Use openShared(). */
   constructor(handle: SharedHandle) {
@@ -127,6 +130,20 @@ export class SharedStore extends StoreReader {
   stats(): StoreStats {
     this.assertOpen();
     return toStats(this.native.stats(), 0);
+  }
+
+  /**
+   * @internal The server's read barrier: undefined if every write the owner placed so far is
+   * durable; else a promise that settles when it is (rejects if that commit failed).
+   */
+  _durableBarrier(): Promise<void> | undefined {
+    const gen = this.native.barrierGen();
+    if (gen === 0) return undefined;
+    if (this.barrier === undefined || this.barrier.gen < gen) {
+      this.barrier = { gen, promise: this.forward({ op: 'durable', gen }).then(() => undefined) };
+      this.barrier.promise.catch(() => undefined);
+    }
+    return this.barrier.promise;
   }
 
   /** Forwarded to the owner: resolves when its put resolves (durable in its durability mode). */

@@ -518,6 +518,12 @@ export class Store extends StoreReader {
     return handle;
   }
 
+  /** @internal Settles when commit group `gen` is durable in this store's mode (the read barrier of shared readers). */
+  _whenDurable(gen: number): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(closedError());
+    return gen <= this.durableGen ? Promise.resolve() : this.waitFor(gen);
+  }
+
   /** Resolves once everything written before the call is fdatasynced (any durability). */
   flush(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(closedError());

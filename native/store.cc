@@ -162,6 +162,9 @@ Status Store::Reserve(size_t n, Location* loc) {
     active_ = log_.back();
   }
   if (active_->first_gen == Segment::kNoGen) active_->first_gen = writer_->open_gen();
+  // Before the index points at the record (whose bucket write releases this store): a reader
+  // that sees the record sees its group too (SharedBarrierGen).
+  shared_last_gen_.store(writer_->open_gen(), std::memory_order_relaxed);
   *loc = MakeLocation(active_->slot(), static_cast<uint32_t>(active_->end));
   active_->end += n;
   log_bytes_ += n;
@@ -563,6 +566,7 @@ void Store::HandleFlushEvent(const FlushEvent& ev, uint64_t* reject_first, uint6
   *reject_first = *reject_last = 0;
   if (ev.status.ok()) synced_gen_ = std::max(synced_gen_, ev.synced_gen);
   if (closed_) return;
+  if (ev.status.ok()) shared_durable_gen_.store(options_.sync ? ev.synced_gen : ev.written_gen, std::memory_order_release);
   epochs_->Reclaim();
   if (epochs_->readers() > 0) PublishStats();
   if (ev.status.ok()) return;

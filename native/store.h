@@ -140,6 +140,13 @@ class Store {
   bool SharedScan(uint64_t cursor, size_t count, std::vector<std::string>* keys, uint64_t* next) const;
   // What Stats() said after the latest commit group while readers are registered.
   StoreStats SharedStats() const;
+  // 0 if every record placed so far is durable (in the store's durability mode), else the
+  // commit group to wait for: a read that must not show a write a crash could take back
+  // (the server's read barrier) waits for it.
+  uint64_t SharedBarrierGen() const {
+    const uint64_t last = shared_last_gen_.load(std::memory_order_acquire);
+    return shared_durable_gen_.load(std::memory_order_acquire) >= last ? 0 : last;
+  }
   // Owner: frees what readers no longer hold (called after each commit group too).
   void Reclaim() { epochs_->Reclaim(); }
   // Owner: refreshes what SharedStats returns (after each commit group while readers exist).
@@ -299,6 +306,8 @@ class Store {
   };
   std::unique_ptr<std::atomic<Segment*>[], FreeDeleter> readable_{
       static_cast<std::atomic<Segment*>*>(std::calloc(kMaxSegmentSlots + 1, sizeof(std::atomic<Segment*>)))};
+  std::atomic<uint64_t> shared_last_gen_{0};     // the group of the newest record placed
+  std::atomic<uint64_t> shared_durable_gen_{0};  // groups up to it are durable
   mutable std::mutex shared_stats_mu_;  // guards shared_stats_ only (a copy, never across work)
   StoreStats shared_stats_;
   std::vector<uint32_t> free_slots_;

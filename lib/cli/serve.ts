@@ -1,5 +1,6 @@
 // hashlog serve: the Redis-protocol server on a store directory, until SIGINT/SIGTERM/SHUTDOWN.
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Command } from 'commander';
 import { createServer } from '../server/server';
 import type { Durability, EngineChoice } from '../options';
@@ -22,12 +23,20 @@ interface ServeOptions {
   engine: string;
   replicaOf?: string;
   masterauth?: string;
+  threads?: string;
 }
 
 function int(name: string, v: string, min: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer >= ${min}, got ${v}`, 2);
   return n;
+}
+
+// --threads, or by default one per core where the server can use them (native engine, no TLS).
+function serverThreads(o: ServeOptions, engine: string): number {
+  if (o.threads !== undefined) return int('--threads', o.threads, 1);
+  if (engine !== 'native' || o.tlsCert !== undefined) return 1;
+  return Math.min(os.availableParallelism(), 64);
 }
 
 function log(line: string): void {
@@ -57,6 +66,7 @@ async function serve(o: ServeOptions): Promise<void> {
     + (r.checkpoint === 'used' ? ` (from a checkpoint and the ${r.replayedBytes} bytes of log after it)` : ` (full scan: checkpoint ${r.checkpoint})`)
     + (r.discardedBytes > 0 ? ` (cut a torn tail of ${r.discardedBytes} bytes)` : ''));
   const server = createServer(db, {
+    threads: serverThreads(o, db.engine),
     host: o.host,
     port: int('--port', o.port, 0),
     requirepass: password,
@@ -106,6 +116,7 @@ export function registerServe(program: Command): void {
     .option('--engine <engine>', 'auto: native when the addon loads, else js; native; js', 'auto')
     .option('--replica-of <host:port>', 'start as a read-only replica of that primary (REPLICAOF at run time)')
     .option('--masterauth <password>', 'the primary\'s password for the replication link (or set HASHLOG_MASTERAUTH)')
+    .option('--threads <n>', 'threads serving connections: reads on every one, writes through this one (default: one per core)')
     .option('--tls-cert <file>', 'serve TLS with this certificate (PEM)')
     .option('--tls-key <file>', 'the TLS private key (PEM)')
     .action(serve);

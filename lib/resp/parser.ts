@@ -48,6 +48,20 @@ export class RequestParser {
     return this.buf.length - this.pos + this.parkedBytes;
   }
 
+  /**
+   * Everything received after the last command next() returned (REQUIRES: it returned one,
+   * so no command is half read); the parser is empty afterwards. A connection moving to
+   * another thread takes its unread requests along.
+   */
+  takeRest(): Buffer {
+    const rest = Buffer.concat([this.buf.subarray(this.pos), ...this.parked]);
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    this.parked = [];
+    this.parkedBytes = 0;
+    return rest;
+  }
+
   push(chunk: Buffer): void {
     if (this.pos >= this.buf.length) {
       this.buf = chunk;

@@ -5,8 +5,9 @@
 import type { Socket } from 'node:net';
 import { ProtocolError, RequestParser, type ParserLimits } from '../resp/parser';
 import { ReplyWriter } from '../resp/reply';
-import type { CommandResult, CommandSpec, Context, ServerApi, Session } from './context';
+import type { CommandSpec, Context, ServerApi, Session } from './context';
 import { arityError, replyText, unknownCommand } from './errors';
+import { runCommand, runTransaction } from './execute';
 import { Keyspace } from './keyspace';
 import type { FeedSink } from './replication/feed';
 
@@ -29,8 +30,30 @@ interface Slot {
   barrier: Promise<unknown> | undefined;
 }
 
+/** A connection that another thread served until now: its session and the requests it had not run. */
+export interface MovedConnection {
+  session: Pick<Session, 'authenticated' | 'protocol' | 'name' | 'libName' | 'libVersion'>;
+  unread: Buffer;
+}
+
+/** How a worker thread's connections reach the owner thread (lib/server/threads.ts). */
+export interface RemoteRouter {
+  /** Commands this thread runs itself (reads against the shared store, connection state). */
+  isLocal(name: string): boolean;
+  /** Commands for which the whole connection moves to the owner thread (streams). */
+  movesToOwner(name: string): boolean;
+  /** Runs one command on the owner thread; resolves with a writer of its reply. `close` if it ends the connection. */
+  command(session: Session, args: Buffer[], close: () => void): Promise<(w: ReplyWriter) => void>;
+  /** Runs EXEC's queued commands on the owner thread. */
+  transaction(session: Session, queued: Buffer[][]): Promise<(w: ReplyWriter) => void>;
+  /** Hands the socket, the session and the requests not yet run to the owner thread. */
+  transfer(socket: Socket, session: Session, unread: Buffer): void;
+}
+
 /** What the connection needs from the server beyond what commands see. */
 export interface ServerCore extends ServerApi {
+  /** Set on a worker thread of a threaded server. */
+  readonly remote?: RemoteRouter;
   readonly table: Map<string, CommandSpec>;
   /** Set while every connection must hold its next command (FLUSHDB running). */
   readonly gate: Promise<unknown> | undefined;
@@ -64,8 +87,10 @@ export class Connection implements FeedSink {
   private gone = false;
   private reading = true;
   private peerEnded = false; // the client closed its side: run what it sent, reply, then close
+  private forwarded = 0; // commands sent to the owner thread and not answered yet (worker threads)
+  private moving: Buffer[] | undefined; // the command that moves this connection to the owner thread
 
-  constructor(socket: Socket, server: ServerCore, id: number, limits: Partial<ParserLimits>) {
+  constructor(socket: Socket, server: ServerCore, id: number, limits: Partial<ParserLimits>, moved?: MovedConnection) {
     this.socket = socket;
     this.server = server;
     this.parser = new RequestParser(limits);
@@ -95,6 +120,13 @@ export class Connection implements FeedSink {
     socket.on('close', () => this.destroy());
     if (server.settings.timeoutSeconds > 0) {
       socket.setTimeout(server.settings.timeoutSeconds * 1000, () => this.destroy());
+    }
+    if (moved !== undefined) {
+      Object.assign(this.session, moved.session);
+      this.w.protocol = this.session.protocol;
+      // Before any byte the socket delivers here: they come after these.
+      this.parser.push(moved.unread);
+      queueMicrotask(() => this.process());
     }
   }
 
@@ -142,7 +174,7 @@ export class Connection implements FeedSink {
   }
 
   private held(): boolean {
-    return this.ending || this.server.gate !== undefined
+    return this.ending || this.moving !== undefined || this.server.gate !== undefined
       || this.socket.writableLength + this.waitingBytes + this.readyBytes + this.w.size > OUTPUT_HIGH_WATER
       || this.slots.length - this.head > MAX_WAITING_REPLIES;
   }
@@ -206,7 +238,8 @@ export class Connection implements FeedSink {
       this.settle(undefined, 0);
       return;
     }
-    if (name === 'multi') this.beginMulti();
+    if (this.server.remote?.movesToOwner(name) === true) this.moveToOwner(args);
+    else if (name === 'multi') this.beginMulti();
     else if (name === 'exec') this.exec();
     else if (name === 'discard') this.discard();
     else {
@@ -224,22 +257,22 @@ export class Connection implements FeedSink {
   }
 
   private run(spec: CommandSpec, args: Buffer[]): void {
-    let result: CommandResult;
-    try {
-      result = spec.run(this.ctx, args);
-    } catch (e) {
-      this.ks.discard();
-      this.fail(replyText(e));
+    const remote = this.server.remote;
+    if (remote !== undefined && (this.forwarded > 0 || !remote.isLocal(spec.name))) {
+      this.settleLate(this.forward(remote.command(this.session, args, this.ctx.closeAfterReply)));
       return;
     }
-    if (result !== undefined && 'late' in result) {
-      this.settleLate(result.late);
-      return;
-    }
-    const extra = result;
-    const wrote = this.ks.commit();
-    const work = wrote !== undefined && extra !== undefined ? Promise.all([wrote, extra]) : wrote ?? extra ?? undefined;
-    this.settle(work, work === undefined ? 0 : 1);
+    const ran = runCommand(this.ctx, spec, args);
+    if ('late' in ran) this.settleLate(ran.late);
+    else this.settle(ran.work, ran.work === undefined ? 0 : 1);
+  }
+
+  // A command the owner thread runs: later ones wait for it (even reads, which must see it).
+  private forward(reply: Promise<(w: ReplyWriter) => void>): Promise<(w: ReplyWriter) => void> {
+    this.forwarded++;
+    return reply.finally(() => {
+      this.forwarded--;
+    });
   }
 
   private fail(text: string): void {
@@ -295,23 +328,17 @@ export class Connection implements FeedSink {
       this.fail("EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.");
       return;
     }
-    const extras: Promise<unknown>[] = [];
-    this.w.array(queued.length);
-    queued.forEach((args, i) => {
-      const mark = this.ks.mark;
-      try {
-        const extra = specs[i].run(this.ctx, args); // no-multi commands (late replies) were refused when queued
-        if (extra !== undefined && !('late' in extra)) extras.push(extra);
-      } catch (e) {
-        this.ks.rollback(mark); // a command that fails writes nothing, as in Redis
-        this.server.stats.errorReplies++;
-        this.w.error(replyText(e));
-      }
-    });
+    const remote = this.server.remote;
+    if (remote !== undefined) {
+      // On a worker thread the owner runs the whole transaction, atomically with its writes.
+      this.endMulti();
+      this.settleLate(this.forward(remote.transaction(this.session, queued)));
+      return;
+    }
+    // No-multi commands (late replies) were refused when queued. Still in MULTI while they
+    // run (FLUSHDB joins the batch then).
+    const work = runTransaction(this.ctx, specs, queued);
     this.endMulti();
-    const wrote = this.ks.commit();
-    if (wrote !== undefined) extras.push(wrote);
-    const work = extras.length === 0 ? undefined : extras.length === 1 ? extras[0] : Promise.all(extras);
     this.settle(work, work === undefined ? 0 : 1);
   }
 
@@ -432,7 +459,22 @@ export class Connection implements FeedSink {
     this.socket.uncork();
   }
 
+  // A command that streams (a replica's HASHLOG.SYNC) needs the owner thread's connection:
+  // once every earlier reply is out, the socket moves there with its unread requests.
+  private moveToOwner(args: Buffer[]): void {
+    this.moving = args;
+    this.finishIfDone();
+  }
+
   private finishIfDone(): void {
+    const remote = this.server.remote;
+    if (this.moving !== undefined && remote !== undefined && !this.gone && this.idle) {
+      this.gone = true;
+      const again = encodeCommand(this.moving);
+      remote.transfer(this.socket, this.session, Buffer.concat([again, this.parser.takeRest()]));
+      this.server.closed(this);
+      return;
+    }
     if (this.ending && !this.gone && this.idle) {
       this.gone = true;
       // Close once the replies are written, without waiting for the client to close its side.
@@ -457,4 +499,11 @@ function coalesce(chunks: Buffer[]): Buffer[] {
     }
   }
   return out;
+}
+
+// A command as a client sends it (RESP multibulk), to be parsed again by another thread.
+function encodeCommand(args: Buffer[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) parts.push(Buffer.from(`$${a.length}\r\n`), a, Buffer.from('\r\n'));
+  return Buffer.concat(parts);
 }

@@ -60,7 +60,9 @@ export interface ServerApi {
   barrier(work: Promise<unknown>): Promise<unknown>;
   /** The promise of the newest write in flight, if any (the read barrier). */
   pendingWrites(): Promise<unknown> | undefined;
-  /** Role, feeds to replicas, the link to a primary. */
+  /** 'replica' while this server follows a primary (every thread knows it). */
+  role(): 'master' | 'replica';
+  /** Role, feeds to replicas, the link to a primary (owner thread only). */
   readonly replication: Replication;
   /** Stops the server gracefully after the current replies are out. */
   shutdown(reason: string): void;

@@ -5,8 +5,10 @@ import tls from 'node:tls';
 import { HashlogError, rangeError, typeError } from '../errors';
 import type { Store } from '../store';
 import { commandTable } from './commands/index';
-import { Connection, type ServerCore } from './connection';
-import type { CommandSpec, ServerSettings, ServerStats, Session } from './context';
+import { Connection, type MovedConnection, type ServerCore } from './connection';
+import type { CommandSpec, Context, ServerSettings, ServerStats, Session } from './context';
+import { ReplyWriter } from '../resp/reply';
+import { forwardedContextParts, ServerThreads, type MovedSession, type ThreadHost } from './threads';
 import { Replication } from './replication/replication';
 
 export interface ServerOptions {
@@ -34,6 +36,12 @@ export interface ServerOptions {
   replicaOf?: { host: string; port: number };
   /** The password for the link to the primary, if it requires one. */
   masterauth?: string;
+  /**
+   * Threads that serve connections (docs/server.md, "Threads"): this one and threads-1
+   * workers that read the store directly and send other commands here. Default 1. Native
+   * engine, without TLS.
+   */
+  threads?: number;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -43,7 +51,7 @@ function defaultLog(line: string): void {
   process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 }
 
-export class Server implements ServerCore {
+export class Server implements ServerCore, ThreadHost {
   readonly store: Store;
   readonly settings: ServerSettings;
   readonly stats: ServerStats = {
@@ -65,6 +73,8 @@ export class Server implements ServerCore {
   private readonly lastWriteErrorLog = new Map<string, number>();
   private closing: Promise<void> | undefined;
   private shutdownHandler: ((reason: string) => void) | undefined;
+  private readonly threadCount: number;
+  private threads: ServerThreads | undefined;
 
   constructor(store: Store, options: ServerOptions = {}) {
     this.store = store;
@@ -73,9 +83,11 @@ export class Server implements ServerCore {
     this.logLine = options.log ?? defaultLog;
     this.replication = new Replication(store, (l) => this.log(l), options.masterauth, options.replicaOf !== undefined);
     this.replicaOf = options.replicaOf;
+    this.threadCount = resolveThreads(store, options);
     const accept = (socket: net.Socket): void => this.accept(socket);
     this.listener = options.tls === undefined
-      ? net.createServer({ allowHalfOpen: true }, accept)
+      // With worker threads a connection must not be read here before it is dealt out.
+      ? net.createServer({ allowHalfOpen: true, pauseOnConnect: this.threadCount > 1 }, accept)
       : tls.createServer({ cert: options.tls.cert, key: options.tls.key, allowHalfOpen: true }, accept);
   }
 
@@ -87,8 +99,9 @@ export class Server implements ServerCore {
         this.listener.off('error', reject);
         const a = this.listener.address() as net.AddressInfo;
         this.settings.port = a.port;
+        if (this.threadCount > 1) this.threads = new ServerThreads(this, this.threadCount);
         this.log(`listening on ${a.address}:${a.port}${this.settings.tls ? ' (TLS)' : ''}, `
-          + `durability ${this.store.options.durability}, engine ${this.store.engine}`);
+          + `durability ${this.store.options.durability}, engine ${this.store.engine}, threads ${this.threadCount}`);
         if (this.replicaOf !== undefined) void this.replication.follow(this.replicaOf.host, this.replicaOf.port);
         resolve({ host: a.address, port: a.port });
       });
@@ -107,12 +120,13 @@ export class Server implements ServerCore {
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.closing = new Promise<void>((resolve) => {
-        let pending = 2;
+        let pending = 3;
         const done = (): void => {
           if (--pending === 0) resolve();
         };
         this.listener.close(done);
         void this.replication.close().finally(done);
+        void (this.threads?.close() ?? Promise.resolve()).finally(done);
         for (const c of this.connections) c.endAfterReplies();
         // A client that never reads its replies must not hold the shutdown forever.
         const timer = setTimeout(() => {
@@ -171,6 +185,10 @@ export class Server implements ServerCore {
     this.replication.committed();
   }
 
+  role(): 'master' | 'replica' {
+    return this.replication.role === 'replica' ? 'replica' : 'master';
+  }
+
   get readOnlyReplica(): boolean {
     return this.replication.role === 'replica';
   }
@@ -196,8 +214,27 @@ export class Server implements ServerCore {
       socket.end(this.closing !== undefined ? '-ERR the server is shutting down\r\n' : '-ERR max number of clients reached\r\n');
       return;
     }
+    if (this.threads?.dispatch(socket) === true) return;
+    this.addConnection(socket);
+    if (this.threadCount > 1) socket.resume(); // accepted paused (pauseOnConnect)
+  }
+
+  private addConnection(socket: net.Socket, moved?: MovedConnection): void {
     const limits = { maxBulkLength: this.settings.maxBulkLength, maxArgs: this.maxArgs };
-    this.connections.add(new Connection(socket, this, this.nextId++, limits));
+    const id = this.threadCount > 1 ? this.nextId++ * this.threadCount : this.nextId++;
+    this.connections.add(new Connection(socket, this, id, limits, moved));
+  }
+
+  // ThreadHost
+
+  context(session: Session, w: ReplyWriter, close: () => void): Context {
+    const { ks, sink } = forwardedContextParts(this.store);
+    return { ks, w, session, server: this, closeAfterReply: close, sink };
+  }
+
+  adopt(socket: net.Socket, session: MovedSession, unread: Buffer): void {
+    socket.on('error', () => undefined);
+    this.addConnection(socket, { session, unread });
   }
 }
 
@@ -223,6 +260,17 @@ function resolveSettings(store: Store, o: ServerOptions): ServerSettings {
   return {
     host, port, requirepass: o.requirepass, maxClients, timeoutSeconds, maxBulkLength, tls: o.tls !== undefined,
   };
+}
+
+function resolveThreads(store: Store, o: ServerOptions): number {
+  const threads = o.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw rangeError(`threads must be 1-64, got ${threads}`);
+  if (threads === 1) return 1;
+  if (store.engine !== 'native') {
+    throw new HashlogError('threads > 1 needs the native engine (worker threads read its shared index)', 'HASHLOG_NOT_SUPPORTED');
+  }
+  if (o.tls !== undefined) throw new HashlogError('threads > 1 is not supported with TLS yet', 'HASHLOG_NOT_SUPPORTED');
+  return threads;
 }
 
 /** A Redis-protocol server over `store` (call listen() to start it). */

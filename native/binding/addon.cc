@@ -1,4 +1,5 @@
 // Module initialisation: per-environment data and the NativeStore class.
+#include <fcntl.h>
 #include <napi.h>
 
 #include "../crc32c.h"
@@ -16,6 +17,15 @@ Napi::Value JS_SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dupFd(fd): a new descriptor for the same socket (close-on-exec), or -1. The threaded
+// server hands an accepted connection to a worker thread this way: Node cannot transfer a
+// socket between threads, but a descriptor is the process's (lib/server/threads.ts).
+Napi::Value JS_DupFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, ::fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -24,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeStore", ctor);
   exports.Set("NativeSharedReader", SharedReaderWrap::Init(env));
   exports.Set("setErrorClass", Napi::Function::New(env, JS_SetErrorClass, "setErrorClass"));
+  exports.Set("dupFd", Napi::Function::New(env, JS_DupFd, "dupFd"));
   exports.Set("crc32cHardware", Napi::Boolean::New(env, crc32c::IsHardwareAccelerated()));
   return exports;
 }

@@ -88,6 +88,7 @@ Napi::Function SharedReaderWrap::Init(Napi::Env env) {
                          InstanceMethod<&SharedReaderWrap::JS_Scan>("scan"),
                          InstanceMethod<&SharedReaderWrap::JS_Size>("size"),
                          InstanceMethod<&SharedReaderWrap::JS_Stats>("stats"),
+                         InstanceMethod<&SharedReaderWrap::JS_BarrierGen>("barrierGen"),
                      });
 }
 
@@ -284,6 +285,19 @@ Napi::Value SharedReaderWrap::JS_Stats(const Napi::CallbackInfo& info) {
   Status s = ReadStats(&st);
   if (!s.ok()) return ThrowStatus(env, s);
   return StatsToJs(env, st);
+}
+
+// barrierGen(): 0 if every write placed so far is durable, else the commit group to wait for.
+Napi::Value SharedReaderWrap::JS_BarrierGen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Ready(env)) return env.Undefined();
+  uint64_t gen = 0;
+  Status s = Read([&](Store* store) {
+    gen = store->SharedBarrierGen();
+    return HashIndex::SharedFind::kFound;
+  });
+  if (!s.ok()) return ThrowStatus(env, s);
+  return Napi::Number::New(env, static_cast<double>(gen));
 }
 
 }  // namespace hashlog

@@ -66,6 +66,7 @@ class SharedReaderWrap : public Napi::ObjectWrap<SharedReaderWrap> {
   Napi::Value JS_Scan(const Napi::CallbackInfo& info);
   Napi::Value JS_Size(const Napi::CallbackInfo& info);
   Napi::Value JS_Stats(const Napi::CallbackInfo& info);
+  Napi::Value JS_BarrierGen(const Napi::CallbackInfo& info);
 
   std::shared_ptr<SharedCore> core_;
   int slot_ = -1;

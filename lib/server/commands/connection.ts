@@ -84,7 +84,7 @@ function hello(ctx: Context, args: Buffer[]): void {
   ctx.w.bulk('mode');
   ctx.w.bulk('standalone');
   ctx.w.bulk('role');
-  ctx.w.bulk(ctx.server.replication.role === 'replica' ? 'replica' : 'master');
+  ctx.w.bulk(ctx.server.role());
   ctx.w.bulk('modules');
   ctx.w.array(0);
 }
