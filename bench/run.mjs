@@ -462,7 +462,7 @@ function writeReport(a, config, plan, machine, engines, fsync, table, grid, repo
   }
   const kept = keptSection(a.out, 'analysis');
   if (kept) md.push('', kept);
-  for (const name of ['server', 'compaction', 'growth', 'open']) {
+  for (const name of ['server', 'compaction', 'growth', 'open', 'threads']) {
     const kept = keptSection(a.out, name); // written by bench/<name>.mjs
     if (kept) md.push('', kept);
   }

@@ -57,8 +57,9 @@ function rssAnon(pid) {
 }
 
 const TARGETS = [
-  { name: 'hashlog (durable)', kind: 'hashlog', durability: 'sync' },
-  { name: 'hashlog (durability none)', kind: 'hashlog', durability: 'none' },
+  { name: 'hashlog (durable)', kind: 'hashlog', durability: 'sync', threads: 1 },
+  { name: 'hashlog (durable, 2 threads)', kind: 'hashlog', durability: 'sync', threads: 2 },
+  { name: 'hashlog (durability none)', kind: 'hashlog', durability: 'none', threads: 1 },
   { name: 'Redis appendfsync always', kind: 'redis', fsync: 'always' },
   { name: 'Redis appendfsync everysec', kind: 'redis', fsync: 'everysec' },
 ];
@@ -66,7 +67,8 @@ const TARGETS = [
 async function startTarget(t, dir) {
   const port = await freePort();
   const child = t.kind === 'hashlog'
-    ? spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', String(port), '--durability', t.durability], { stdio: 'ignore' })
+    ? spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', String(port), '--durability', t.durability,
+      '--threads', String(t.threads)], { stdio: 'ignore' })
     : spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
       '--appendfsync', t.fsync, '--daemonize', 'no', '--logfile', ''], { stdio: 'ignore' });
   await waitForPort(port, child);
@@ -133,7 +135,7 @@ function fmt(n) {
 function chart(done) {
   const labels = RUNS.map((r) => r.label);
   const names = done.map((d) => d.target.name);
-  const colors = ['#1f77b4', '#aec7e8', '#d62728', '#ff9896'];
+  const colors = ['#1f77b4', '#2ca02c', '#aec7e8', '#d62728', '#ff9896'];
   const max = Math.max(...done.flatMap((d) => labels.map((l) => d.out.results[l]?.rps ?? 0)));
   const rowH = 14 * names.length + 10;
   const W = 760, left = 130, top = 40;
@@ -183,6 +185,15 @@ function section(done, skipped, seconds) {
     md.push('', '**hashlog durable ÷ Redis appendfsync always** (req/s; > 1 means hashlog is faster):', '');
     md.push(RUNS.map((r) => `${r.label}: ${(hd.out.results[r.label].rps / ra.out.results[r.label].rps).toFixed(2)}x`).join('; ') + '.');
     md.push(`Memory per key (RSS growth): ${(hd.out.memPerKey / ra.out.memPerKey).toFixed(2)}x of Redis's.`);
+  }
+  const h2 = done.find((d) => d.target.name === 'hashlog (durable, 2 threads)');
+  if (hd && h2) {
+    md.push('', '**`--threads 2` ÷ `--threads 1`** (hashlog durable, req/s):', '');
+    md.push(RUNS.map((r) => `${r.label}: ${(h2.out.results[r.label].rps / hd.out.results[r.label].rps).toFixed(2)}x`).join('; ') + '.');
+    if (ra) {
+      md.push('', '**`--threads 2` ÷ Redis appendfsync always** (req/s):', '');
+      md.push(RUNS.map((r) => `${r.label}: ${(h2.out.results[r.label].rps / ra.out.results[r.label].rps).toFixed(2)}x`).join('; ') + '.');
+    }
   }
   md.push('', '![server chart](results-server.svg)', '', END);
   return md.join('\n');

@@ -8,11 +8,18 @@ const COPY_MAX = 16 * 1024; // larger bulk values go out as their own chunk, unc
 
 export class ReplyWriter {
   protocol: Protocol = 2;
-  private slab = Buffer.allocUnsafe(SLAB_SIZE);
+  private readonly slabSize: number;
+  private slab: Buffer;
   private start = 0; // first byte not yet taken
   private end = 0;
   private chunks: Buffer[] = [];
   private chunkBytes = 0; // in `chunks`
+
+  /** `slabSize`: small for a writer of one reply (a connection's writer keeps the default). */
+  constructor(slabSize = SLAB_SIZE) {
+    this.slabSize = slabSize;
+    this.slab = Buffer.allocUnsafe(slabSize);
+  }
 
   /** Bytes written since the last take(). */
   get size(): number {
@@ -157,7 +164,7 @@ export class ReplyWriter {
   // A new slab: chunks already cut keep pointing into the old one, which is never rewritten.
   private grow(need: number): void {
     this.cut();
-    this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, need));
+    this.slab = Buffer.allocUnsafe(Math.max(this.slabSize, need));
     this.start = 0;
     this.end = 0;
   }

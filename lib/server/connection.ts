@@ -18,6 +18,9 @@ const MAX_WAITING_REPLIES = 4096;
 const FLUSH_AT = 64 * 1024;
 const UNAUTHENTICATED_MAX = 64 * 1024;
 const MULTI_OK = new Set(['exec', 'discard', 'multi', 'quit', 'reset']);
+// On a worker thread: once the commands sent to the owner outnumber those run here by this
+// many, the connection moves to the owner thread.
+const MOVE_AFTER = 64;
 
 interface Slot {
   chunks: Buffer[];
@@ -88,6 +91,7 @@ export class Connection implements FeedSink {
   private reading = true;
   private peerEnded = false; // the client closed its side: run what it sent, reply, then close
   private forwarded = 0; // commands sent to the owner thread and not answered yet (worker threads)
+  private ownerWork = 0; // commands sent to the owner, less those run here (worker threads)
   private moving: Buffer[] | undefined; // the command that moves this connection to the owner thread
 
   constructor(socket: Socket, server: ServerCore, id: number, limits: Partial<ParserLimits>, moved?: MovedConnection) {
@@ -259,9 +263,16 @@ export class Connection implements FeedSink {
   private run(spec: CommandSpec, args: Buffer[]): void {
     const remote = this.server.remote;
     if (remote !== undefined && (this.forwarded > 0 || !remote.isLocal(spec.name))) {
+      // A connection that mostly writes moves to the owner thread: its writes then skip the
+      // hop between threads, and the worker keeps the connections that read.
+      if (++this.ownerWork >= MOVE_AFTER) {
+        this.moveToOwner(args);
+        return;
+      }
       this.settleLate(this.forward(remote.command(this.session, args, this.ctx.closeAfterReply)));
       return;
     }
+    if (this.ownerWork > 0) this.ownerWork--;
     const ran = runCommand(this.ctx, spec, args);
     if ('late' in ran) this.settleLate(ran.late);
     else this.settle(ran.work, ran.work === undefined ? 0 : 1);
@@ -379,7 +390,7 @@ export class Connection implements FeedSink {
     const slot: Slot = { chunks: [], bytes: 0, done: false, replies: 1, writes: 0, barrier: late };
     this.slots.push(slot);
     late.then((write) => {
-      const w = new ReplyWriter();
+      const w = new ReplyWriter(512); // one reply
       w.protocol = this.session.protocol;
       write(w);
       slot.chunks = w.take();
@@ -387,7 +398,7 @@ export class Connection implements FeedSink {
       this.waitingBytes += slot.bytes;
       this.open(slot);
     }, (e: unknown) => {
-      const w = new ReplyWriter();
+      const w = new ReplyWriter(512); // one reply
       w.error(replyText(e));
       slot.chunks = w.take();
       this.open(slot);
@@ -419,7 +430,7 @@ export class Connection implements FeedSink {
     if (error !== undefined && slot.replies > 0) {
       // A commit failed: the slot's write replies, and its reads (which may have seen the
       // failed writes, now undone), all become the error.
-      const w = new ReplyWriter();
+      const w = new ReplyWriter(512); // one reply
       for (let i = 0; i < slot.replies; i++) w.error(replyText(error));
       this.server.stats.errorReplies += slot.replies;
       this.waitingBytes -= slot.bytes;

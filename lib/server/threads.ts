@@ -14,6 +14,7 @@ import type { Store } from '../store';
 import type { CommandSpec, Context, ServerSettings, Session } from './context';
 import { replyText } from './errors';
 import { runCommand, runTransaction } from './execute';
+import { Outbox, ownBuffer, unpackArgs, type Batch, type PackedArgs } from './thread-messages';
 import { Keyspace } from './keyspace';
 import type { FeedSink } from './replication/feed';
 
@@ -37,16 +38,17 @@ export type MovedSession = Pick<Session, 'authenticated' | 'protocol' | 'name' |
 
 /** Messages from a worker. */
 export type FromWorker =
-  | { type: 'command'; id: number; session: RemoteSession; args: Buffer[] }
-  | { type: 'transaction'; id: number; session: RemoteSession; queued: Buffer[][] }
-  | { type: 'move'; fd: number; session: MovedSession; unread: Buffer }
+  | { type: 'command'; id: number; session: RemoteSession; args: PackedArgs }
+  // counts[i]: how many of args' arguments the i-th queued command has.
+  | { type: 'transaction'; id: number; session: RemoteSession; counts: number[]; args: PackedArgs }
+  | { type: 'move'; fd: number; session: MovedSession; unread: Uint8Array }
   | { type: 'log'; line: string }
   | { type: 'closed' };
 
 /** Messages to a worker. */
 export type ToWorker =
   | { type: 'socket'; fd: number }
-  | { type: 'reply'; id: number; reply: Buffer; close: boolean }
+  | { type: 'reply'; id: number; reply: Uint8Array; close: boolean }
   | { type: 'role'; replica: boolean }
   | { type: 'close' };
 
@@ -71,6 +73,7 @@ const NO_SINK: FeedSink = { address: 'forwarded', backlog: 0, push: () => undefi
 export class ServerThreads {
   private readonly host: ThreadHost;
   private readonly workers: Worker[] = [];
+  private readonly outboxes: Outbox<ToWorker>[] = [];
   private readonly exited: Promise<void>[] = [];
   private next = 0;
   private lastRole: boolean | undefined;
@@ -98,7 +101,7 @@ export class ServerThreads {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
     const copy = typeof fd === 'number' && fd >= 0 ? loadBinding().dupFd(fd) : -1;
     if (copy < 0) return false; // serve it here rather than drop it
-    this.post(this.workers[turn - 1], { type: 'socket', fd: copy });
+    this.post(turn - 1, { type: 'socket', fd: copy });
     socket.destroy(); // closes this thread's descriptor; the worker's copy stays open
     return true;
   }
@@ -106,10 +109,10 @@ export class ServerThreads {
   /** Asks every worker to finish its connections' replies and stop; resolves when they exited. */
   async close(): Promise<void> {
     clearInterval(this.roleTimer);
-    for (const w of this.workers) {
+    this.workers.forEach((w, i) => {
       w.ref(); // the process must not end (its loop empty) before they have
-      this.post(w, { type: 'close' });
-    }
+      this.post(i, { type: 'close' });
+    });
     await Promise.all(this.exited);
   }
 
@@ -120,25 +123,40 @@ export class ServerThreads {
       transferList: [handle.port],
     });
     this.exited.push(new Promise((resolve) => worker.once('exit', () => resolve())));
-    worker.on('message', (m: FromWorker) => this.receive(worker, m));
+    const n = this.workers.length;
+    worker.on('message', (b: Batch<FromWorker>) => {
+      for (const m of b.items) this.receive(n, m);
+    });
+    this.outboxes.push(new Outbox((b, transfer) => worker.postMessage(b, transfer)));
     worker.on('error', (e) => this.host.log(`server thread ${index} failed: ${e.message}`));
     worker.unref();
     this.workers.push(worker);
   }
 
-  private receive(worker: Worker, m: FromWorker): void {
+  private receive(worker: number, m: FromWorker): void {
+    const answer = (id: number, reply: Buffer, close: boolean): void => {
+      const own = ownBuffer(reply);
+      this.post(worker, { type: 'reply', id, reply: own, close }, own);
+    };
     switch (m.type) {
       case 'command': {
         let close = false;
-        void this.runCommand(m.session, m.args, () => {
+        void this.runCommand(m.session, unpackArgs(m.args).args, () => {
           close = true;
-        }).then((reply) => this.post(worker, { type: 'reply', id: m.id, reply, close }));
+        }).then((reply) => answer(m.id, reply, close));
         break;
       }
-      case 'transaction':
-        void this.runTransaction(m.session, m.queued)
-          .then((reply) => this.post(worker, { type: 'reply', id: m.id, reply, close: false }));
+      case 'transaction': {
+        const queued: Buffer[][] = [];
+        let at = 0;
+        for (const count of m.counts) {
+          const { args, end } = unpackArgs(m.args, at, count);
+          queued.push(args);
+          at = end;
+        }
+        void this.runTransaction(m.session, queued).then((reply) => answer(m.id, reply, false));
         break;
+      }
       case 'move':
         this.host.log('a replication sync moved to the owner thread from a server thread');
         this.adoptFd(m.fd, m.session, Buffer.from(m.unread));
@@ -165,7 +183,7 @@ export class ServerThreads {
     }
     const w = writer(session);
     const ctx = this.host.context(asSession(session), w, close);
-    const ran = runCommand(ctx, spec, args.map((a) => Buffer.from(a)));
+    const ran = runCommand(ctx, spec, args);
     if ('late' in ran) {
       return ran.late.then((write) => {
         const out = writer(session);
@@ -185,7 +203,7 @@ export class ServerThreads {
     }
     const w = writer(session);
     const ctx = this.host.context(asSession({ ...session, inMulti: true }), w, () => undefined);
-    const work = runTransaction(ctx, specs as CommandSpec[], queued.map((c) => c.map((a) => Buffer.from(a))));
+    const work = runTransaction(ctx, specs as CommandSpec[], queued);
     return this.settle(session, w, work);
   }
 
@@ -206,16 +224,17 @@ export class ServerThreads {
     const replica = this.host.readOnlyReplica;
     if (replica === this.lastRole) return;
     this.lastRole = replica;
-    for (const w of this.workers) this.post(w, { type: 'role', replica });
+    this.workers.forEach((_, i) => this.post(i, { type: 'role', replica }));
   }
 
-  private post(worker: Worker, m: ToWorker): void {
-    worker.postMessage(m);
+  private post(worker: number, m: ToWorker, transfer?: Uint8Array): void {
+    this.outboxes[worker].push(m, transfer);
   }
 }
 
+// One reply: a small slab (a connection's 64 KiB one per command would be most of the cost).
 function writer(session: RemoteSession): ReplyWriter {
-  const w = new ReplyWriter();
+  const w = new ReplyWriter(512);
   w.protocol = session.protocol;
   return w;
 }

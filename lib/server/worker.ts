@@ -11,6 +11,7 @@ import { commandTable } from './commands/index';
 import { Connection, type RemoteRouter, type ServerCore } from './connection';
 import type { CommandSpec, ServerSettings, ServerStats, Session } from './context';
 import type { Replication } from './replication/replication';
+import { Outbox, ownBuffer, packArgs, type Batch } from './thread-messages';
 import { LOCAL_COMMANDS, MOVING_COMMANDS, type FromWorker, type RemoteSession, type ToWorker } from './threads';
 
 interface WorkerData {
@@ -42,6 +43,7 @@ class WorkerServer implements ServerCore, RemoteRouter {
   private nextId = 1;
   private nextRequest = 1;
   private closing = false;
+  private readonly outbox = new Outbox<FromWorker>((b, transfer) => parentPort?.postMessage(b, transfer));
 
   constructor(data: WorkerData) {
     this.shared = openShared(data.handle);
@@ -72,11 +74,15 @@ class WorkerServer implements ServerCore, RemoteRouter {
   }
 
   command(session: Session, args: Buffer[], close: () => void): Promise<(w: ReplyWriter) => void> {
-    return this.request((id) => ({ type: 'command', id, session: remoteSession(session), args }), close);
+    const packed = packArgs(args);
+    return this.request((id) => ({ type: 'command', id, session: remoteSession(session), args: packed }), close, packed.data);
   }
 
   transaction(session: Session, queued: Buffer[][]): Promise<(w: ReplyWriter) => void> {
-    return this.request((id) => ({ type: 'transaction', id, session: remoteSession(session), queued }), () => undefined);
+    const packed = packArgs(queued.flat());
+    const counts = queued.map((c) => c.length);
+    return this.request((id) => ({ type: 'transaction', id, session: remoteSession(session), counts, args: packed }),
+      () => undefined, packed.data);
   }
 
   transfer(socket: net.Socket, session: Session, unread: Buffer): void {
@@ -85,7 +91,8 @@ class WorkerServer implements ServerCore, RemoteRouter {
     socket.destroy();
     if (copy < 0) return; // the client reconnects
     const { authenticated, protocol, name, libName, libVersion } = session;
-    this.send({ type: 'move', fd: copy, session: { authenticated, protocol, name, libName, libVersion }, unread });
+    const bytes = ownBuffer(unread);
+    this.send({ type: 'move', fd: copy, session: { authenticated, protocol, name, libName, libVersion }, unread: bytes }, bytes);
   }
 
   // ServerCore / ServerApi
@@ -162,14 +169,14 @@ class WorkerServer implements ServerCore, RemoteRouter {
     process.exit(0);
   }
 
-  private request(make: (id: number) => FromWorker, close: () => void): Promise<(w: ReplyWriter) => void> {
+  private request(make: (id: number) => FromWorker, close: () => void, data: Uint8Array): Promise<(w: ReplyWriter) => void> {
     const id = this.nextRequest++;
     return new Promise((resolve) => {
       this.waiting.set(id, (reply, closes) => {
         if (closes) close();
         resolve((w) => w.raw(reply));
       });
-      this.send(make(id));
+      this.send(make(id), data);
     });
   }
 
@@ -177,8 +184,8 @@ class WorkerServer implements ServerCore, RemoteRouter {
     return loadBinding().dupFd(fd);
   }
 
-  private send(m: FromWorker): void {
-    parentPort?.postMessage(m);
+  private send(m: FromWorker, transfer?: Uint8Array): void {
+    this.outbox.push(m, transfer);
   }
 }
 
@@ -187,7 +194,11 @@ function remoteSession(s: Session): RemoteSession {
 }
 
 const server = new WorkerServer(workerData as WorkerData);
-parentPort?.on('message', (m: ToWorker) => {
+parentPort?.on('message', (b: Batch<ToWorker>) => {
+  for (const m of b.items) receive(m);
+});
+
+function receive(m: ToWorker): void {
   switch (m.type) {
     case 'socket': server.accept(m.fd); break;
     case 'reply': server.reply(m.id, m.reply, m.close); break;
@@ -195,4 +206,4 @@ parentPort?.on('message', (m: ToWorker) => {
     case 'close': server.close(); break;
     default: break;
   }
-});
+}

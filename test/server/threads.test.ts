@@ -46,7 +46,7 @@ describe('the server with worker threads', () => {
     expect(s.logs.some((l) => l.includes('threads 2'))).toBe(true);
   });
 
-  it('runs read-modify-writes atomically whichever thread serves the connection', async () => {
+  it('runs read-modify-writes atomically whichever thread serves the connection, and moves write-heavy connections to the owner mid-pipeline', async () => {
     const s = await start({}, { threads: 2 });
     const cs = await clients(s, 4);
     await Promise.all(cs.map(async (c) => {
@@ -58,6 +58,8 @@ describe('the server with worker threads', () => {
     }));
     expect(await cs[1].get('counter')).toBe(String(4 * 50 * 10));
     expect(s.db.get('counter')?.toString()).toBe('2000');
+    // The two workers' connections sent the owner 500 writes each: both moved there.
+    expect(s.server.clientCount).toBe(4);
   });
 
   it('runs MULTI/EXEC from a worker connection as one transaction on the owner', async () => {
