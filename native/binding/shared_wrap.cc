@@ -99,19 +99,7 @@ SharedReaderWrap::SharedReaderWrap(const Napi::CallbackInfo& info) : Napi::Objec
     Napi::TypeError::New(env, "NativeSharedReader(keyBuffer, valueBuffer, metaBuffer)").ThrowAsJavaScriptException();
     return;
   }
-  auto key = info[0].As<Napi::Buffer<char>>();
-  auto value = info[1].As<Napi::Buffer<char>>();
-  auto meta = info[2].As<Napi::Buffer<char>>();
-  key_ref_ = Napi::Persistent(key);
-  value_ref_ = Napi::Persistent(value);
-  meta_ref_ = Napi::Persistent(meta);
-  key_buf_ = key.Data();
-  key_cap_ = key.Length();
-  value_buf_ = value.Data();
-  value_cap_ = value.Length();
-  many_max_ = meta.Length() / 8;
-  many_lengths_ = reinterpret_cast<uint32_t*>(meta.Data());
-  many_sizes_ = reinterpret_cast<int32_t*>(meta.Data() + many_max_ * 4);
+  bufs_.Register(info[0].As<Napi::Buffer<char>>(), info[1].As<Napi::Buffer<char>>(), info[2].As<Napi::Buffer<char>>());
   env_ = env;
 }
 
@@ -133,10 +121,7 @@ bool SharedReaderWrap::Ready(Napi::Env env) {
   return false;
 }
 
-Slice SharedReaderWrap::Key(const Napi::CallbackInfo& info) const {
-  uint32_t n = U32(info[0]);
-  return Slice(key_buf_, n <= key_cap_ ? n : key_cap_);
-}
+Slice SharedReaderWrap::Key(const Napi::CallbackInfo& info) const { return bufs_.Key(info[0]); }
 
 // attach(id): reads the store the owner shared under id from now on.
 Napi::Value SharedReaderWrap::JS_Attach(const Napi::CallbackInfo& info) {
@@ -163,7 +148,7 @@ Napi::Value SharedReaderWrap::JS_Get(const Napi::CallbackInfo& info) {
   if (!Ready(env)) return env.Undefined();
   const Slice key = Key(info);
   size_t size = 0;
-  Status s = Read([&](Store* st) { return st->SharedGet(key, value_buf_, value_cap_, &size); });
+  Status s = Read([&](Store* st) { return st->SharedGet(key, bufs_.value, bufs_.value_cap, &size); });
   if (s.IsNotFound()) return Napi::Number::New(env, -1);
   if (!s.ok()) return ThrowStatus(env, s);
   return Napi::Number::New(env, static_cast<double>(size));
@@ -209,17 +194,17 @@ Napi::Value SharedReaderWrap::JS_ExpiresAt(const Napi::CallbackInfo& info) {
 Napi::Value SharedReaderWrap::JS_GetMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
-  const size_t n = std::min<size_t>(U32(info[0]), many_max_);
-  const char* key = key_buf_;
+  const size_t n = std::min<size_t>(U32(info[0]), bufs_.many_max);
+  const char* key = bufs_.key;
   size_t used = 0;
   size_t done = 0;
   for (; done < n; done++) {
-    const Slice k(key, many_lengths_[done]);
+    const Slice k(key, bufs_.many_lengths[done]);
     size_t size = 0;
-    Status s = Read([&](Store* st) { return st->SharedGet(k, value_buf_ + used, value_cap_ - used, &size); });
+    Status s = Read([&](Store* st) { return st->SharedGet(k, bufs_.value + used, bufs_.value_cap - used, &size); });
     if (!s.ok() && !s.IsNotFound()) return ThrowStatus(env, s);
-    if (s.ok() && size > value_cap_ - used) break;  // the value buffer is full: answer the rest later
-    many_sizes_[done] = s.ok() ? static_cast<int32_t>(size) : -1;
+    if (s.ok() && size > bufs_.value_cap - used) break;  // the value buffer is full: answer the rest later
+    bufs_.many_sizes[done] = s.ok() ? static_cast<int32_t>(size) : -1;
     if (s.ok()) used += size;
     key += k.size;
   }
@@ -251,13 +236,7 @@ Napi::Value SharedReaderWrap::JS_Scan(const Napi::CallbackInfo& info) {
     return HashIndex::SharedFind::kPending;
   });
   if (!s.ok()) return ThrowStatus(env, s);
-  Napi::Array arr = Napi::Array::New(env, keys.size());
-  for (size_t i = 0; i < keys.size(); i++)
-    arr.Set(static_cast<uint32_t>(i), Napi::Buffer<char>::Copy(env, keys[i].data(), keys[i].size()));
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, static_cast<double>(next)));
-  out.Set(1u, arr);
-  return out;
+  return ScanPageToJs(env, next, keys);
 }
 
 Status SharedReaderWrap::ReadStats(StoreStats* st) {

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "../store.h"
+#include "registered_buffers.h"
 
 namespace hashlog {
 
@@ -70,16 +71,7 @@ class SharedReaderWrap : public Napi::ObjectWrap<SharedReaderWrap> {
 
   std::shared_ptr<SharedCore> core_;
   int slot_ = -1;
-  Napi::Reference<Napi::Buffer<char>> key_ref_;
-  Napi::Reference<Napi::Buffer<char>> value_ref_;
-  Napi::Reference<Napi::Buffer<char>> meta_ref_;
-  char* key_buf_ = nullptr;
-  size_t key_cap_ = 0;
-  char* value_buf_ = nullptr;
-  size_t value_cap_ = 0;
-  uint32_t* many_lengths_ = nullptr;
-  int32_t* many_sizes_ = nullptr;
-  size_t many_max_ = 0;
+  RegisteredBuffers bufs_;
   napi_env env_ = nullptr;
   bool hook_registered_ = false;
 };

@@ -199,19 +199,7 @@ StoreWrap::StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWra
     Napi::TypeError::New(env, "NativeStore(keyBuffer, valueBuffer, metaBuffer, onFlush)").ThrowAsJavaScriptException();
     return;
   }
-  auto meta = info[2].As<Napi::Buffer<char>>();
-  meta_ref_ = Napi::Persistent(meta);
-  many_max_ = meta.Length() / 8;
-  many_lengths_ = reinterpret_cast<uint32_t*>(meta.Data());
-  many_sizes_ = reinterpret_cast<int32_t*>(meta.Data() + many_max_ * 4);
-  auto key = info[0].As<Napi::Buffer<char>>();
-  auto value = info[1].As<Napi::Buffer<char>>();
-  key_ref_ = Napi::Persistent(key);
-  value_ref_ = Napi::Persistent(value);
-  key_buf_ = key.Data();
-  key_cap_ = key.Length();
-  value_buf_ = value.Data();
-  value_cap_ = value.Length();
+  bufs_.Register(info[0].As<Napi::Buffer<char>>(), info[1].As<Napi::Buffer<char>>(), info[2].As<Napi::Buffer<char>>());
   on_flush_ = Napi::Persistent(info[3].As<Napi::Function>());
   channel_ = new FlushChannel();
   channel_->wrap = this;
@@ -265,10 +253,7 @@ bool StoreWrap::Ready(Napi::Env env) {
   return false;
 }
 
-Slice StoreWrap::Key(const Napi::CallbackInfo& info) const {
-  uint32_t n = U32(info[0]);
-  return Slice(key_buf_, n <= key_cap_ ? n : key_cap_);
-}
+Slice StoreWrap::Key(const Napi::CallbackInfo& info) const { return bufs_.Key(info[0]); }
 
 // open(dir, sync, flushIntervalMs, segmentSize, maxValueSize, repair, maxKeys, maxDiskBytes, readOnly,
 //      useCheckpoint)
@@ -298,7 +283,7 @@ Napi::Value StoreWrap::JS_Get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
   size_t size = 0;
-  Status s = store_->Get(Key(info), value_buf_, value_cap_, &size);
+  Status s = store_->Get(Key(info), bufs_.value, bufs_.value_cap, &size);
   if (s.IsNotFound()) return Napi::Number::New(env, -1);
   if (!s.ok()) return ThrowStatus(env, s);
   return Napi::Number::New(env, static_cast<double>(size));
@@ -329,7 +314,7 @@ Napi::Value StoreWrap::JS_Put(const Napi::CallbackInfo& info) {
   if (!Ready(env)) return env.Undefined();
   Slice value;
   if (info[1].IsNull()) {
-    value = Slice(value_buf_, std::min<size_t>(U32(info[2]), value_cap_));
+    value = Slice(bufs_.value, std::min<size_t>(U32(info[2]), bufs_.value_cap));
   } else {
     auto v = info[1].As<Napi::Uint8Array>();
     value = Slice(reinterpret_cast<const char*>(v.Data()), v.ByteLength());
@@ -520,13 +505,7 @@ Napi::Value StoreWrap::JS_Scan(const Napi::CallbackInfo& info) {
   std::vector<std::string> keys;
   uint64_t next = 0;
   store_->Scan(static_cast<uint64_t>(F64(info[0])), U32(info[1]), &keys, &next);
-  Napi::Array arr = Napi::Array::New(env, keys.size());
-  for (size_t i = 0; i < keys.size(); i++)
-    arr.Set(static_cast<uint32_t>(i), Napi::Buffer<char>::Copy(env, keys[i].data(), keys[i].size()));
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, static_cast<double>(next)));
-  out.Set(1u, arr);
-  return out;
+  return ScanPageToJs(env, next, keys);
 }
 
 // getMany(n): keys end to end in the key buffer, lengths in the meta buffer; values end to
@@ -534,18 +513,18 @@ Napi::Value StoreWrap::JS_Scan(const Napi::CallbackInfo& info) {
 Napi::Value StoreWrap::JS_GetMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Ready(env)) return env.Undefined();
-  size_t n = std::min<size_t>(U32(info[0]), many_max_);
+  size_t n = std::min<size_t>(U32(info[0]), bufs_.many_max);
   int64_t sizes[256];
   size_t done = 0;
-  const char* keys = key_buf_;
-  char* out = value_buf_;
-  size_t cap = value_cap_;
+  const char* keys = bufs_.key;
+  char* out = bufs_.value;
+  size_t cap = bufs_.value_cap;
   while (done < n) {
     size_t chunk = std::min<size_t>(n - done, 256);
-    size_t got = store_->GetMany(keys, many_lengths_ + done, chunk, out, cap, sizes);
+    size_t got = store_->GetMany(keys, bufs_.many_lengths + done, chunk, out, cap, sizes);
     for (size_t i = 0; i < got; i++) {
-      many_sizes_[done + i] = static_cast<int32_t>(sizes[i]);
-      keys += many_lengths_[done + i];
+      bufs_.many_sizes[done + i] = static_cast<int32_t>(sizes[i]);
+      keys += bufs_.many_lengths[done + i];
       if (sizes[i] > 0) {
         out += sizes[i];
         cap -= static_cast<size_t>(sizes[i]);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../store.h"
+#include "registered_buffers.h"
 
 namespace hashlog {
 
@@ -114,17 +115,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
   // Declared before store_: the store uses it until it is destroyed.
   std::unique_ptr<FaultInjectingFileSystem> fs_;
   std::unique_ptr<Store> store_;
-  Napi::Reference<Napi::Buffer<char>> key_ref_;
-  Napi::Reference<Napi::Buffer<char>> value_ref_;
-  char* key_buf_ = nullptr;
-  size_t key_cap_ = 0;
-  char* value_buf_ = nullptr;
-  size_t value_cap_ = 0;
-  Napi::Reference<Napi::Buffer<char>> meta_ref_;
-  // getMany: key lengths in, value sizes out (kManyMax of each).
-  uint32_t* many_lengths_ = nullptr;
-  int32_t* many_sizes_ = nullptr;
-  size_t many_max_ = 0;
+  RegisteredBuffers bufs_;
   // getAsync reads on the libuv pool; Close waits for them (they read mapped segments).
   std::atomic<int> async_reads_{0};
   std::atomic<int> background_{0};
