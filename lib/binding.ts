@@ -2,6 +2,7 @@
 import path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
 import { HashlogError } from './errors';
+import type { NativeReader } from './reader';
 
 /** The flush callback: generations written/synced, a rejected range, and its error. */
 export type FlushCallback = (
@@ -111,18 +112,10 @@ export interface NativeStore {
 }
 
 /** The private contract of native/binding/shared_wrap.cc: a store read from another thread. */
-export interface NativeSharedReader {
+export interface NativeSharedReader extends NativeReader {
   attach(id: number): void;
   close(): void;
-  get(keyLength: number): number;
-  getInto(keyLength: number, target: Buffer): number;
-  has(keyLength: number): boolean;
-  expiresAt(keyLength: number): number;
-  scan(cursor: number, count: number): [number, Buffer[]];
-  getMany(count: number): number;
   getAsync(keyLength: number): Promise<Buffer | undefined>;
-  size(): number;
-  stats(): NativeStats;
   /** 0 if every write placed so far is durable, else the commit group to wait for. */
   barrierGen(): number;
 }

@@ -33,6 +33,13 @@ export interface ServerStats {
   errorReplies: number;
 }
 
+export function newServerStats(): ServerStats {
+  return {
+    connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, keyspaceHits: 0, keyspaceMisses: 0,
+    protocolErrors: 0, errorReplies: 0,
+  };
+}
+
 /** The server settings commands can read (CONFIG GET, INFO, HELLO). */
 export interface ServerSettings {
   host: string;

@@ -6,7 +6,7 @@ import { HashlogError, rangeError, typeError } from '../errors';
 import type { Store } from '../store';
 import { commandTable } from './commands/index';
 import { Connection, type MovedConnection, type ServerCore } from './connection';
-import type { CommandSpec, Context, ServerSettings, ServerStats, Session } from './context';
+import { newServerStats, type CommandSpec, type Context, type ServerSettings, type ServerStats, type Session } from './context';
 import { ReplyWriter } from '../resp/reply';
 import { forwardedContextParts, ServerThreads, type MovedSession, type ThreadHost } from './threads';
 import { Replication } from './replication/replication';
@@ -54,10 +54,7 @@ function defaultLog(line: string): void {
 export class Server implements ServerCore, ThreadHost {
   readonly store: Store;
   readonly settings: ServerSettings;
-  readonly stats: ServerStats = {
-    connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, keyspaceHits: 0, keyspaceMisses: 0,
-    protocolErrors: 0, errorReplies: 0,
-  };
+  readonly stats: ServerStats = newServerStats();
   readonly startedAt = Date.now();
   readonly table: Map<string, CommandSpec> = commandTable();
   lastSave = Date.now();

@@ -9,7 +9,7 @@ import { openShared, type SharedHandle, type SharedStore } from '../shared';
 import type { Store } from '../store';
 import { commandTable } from './commands/index';
 import { Connection, type RemoteRouter, type ServerCore } from './connection';
-import type { CommandSpec, ServerSettings, ServerStats, Session } from './context';
+import { newServerStats, type CommandSpec, type ServerSettings, type ServerStats, type Session } from './context';
 import type { Replication } from './replication/replication';
 import { Outbox, ownBuffer, packArgs, type Batch } from './thread-messages';
 import { LOCAL_COMMANDS, MOVING_COMMANDS, type FromWorker, type RemoteSession, type ToWorker } from './threads';
@@ -25,10 +25,7 @@ class WorkerServer implements ServerCore, RemoteRouter {
   readonly store: Store;
   readonly shared: SharedStore;
   readonly settings: ServerSettings;
-  readonly stats: ServerStats = {
-    connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, keyspaceHits: 0, keyspaceMisses: 0,
-    protocolErrors: 0, errorReplies: 0,
-  };
+  readonly stats: ServerStats = newServerStats();
   readonly startedAt = Date.now();
   readonly table: Map<string, CommandSpec> = commandTable();
   readonly gate = undefined;
