@@ -65,7 +65,7 @@ export class Server implements ServerCore, ThreadHost {
   private readonly listener: net.Server;
   private readonly connections = new Set<Connection>();
   private readonly logLine: (line: string) => void;
-  private readonly maxArgs: number;
+  readonly maxArgs: number;
   private nextId = 1;
   private readonly lastWriteErrorLog = new Map<string, number>();
   private closing: Promise<void> | undefined;

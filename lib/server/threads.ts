@@ -24,6 +24,8 @@ export interface ThreadHost {
   readonly settings: ServerSettings;
   readonly table: Map<string, CommandSpec>;
   readonly readOnlyReplica: boolean;
+  /** The request parser's limit on arguments, for the workers' connections too. */
+  readonly maxArgs: number;
   /** A context with this server's stats, replication and shutdown; `close` for QUIT and SHUTDOWN. */
   context(session: Session, w: ReplyWriter, close: () => void): Context;
   pendingWrites(): Promise<unknown> | undefined;
@@ -119,7 +121,7 @@ export class ServerThreads {
   private spawn(index: number, threads: number): void {
     const handle = this.host.store.share();
     const worker = new Worker(WORKER_FILE, {
-      workerData: { handle, index, threads, settings: this.host.settings },
+      workerData: { handle, index, threads, settings: this.host.settings, maxArgs: this.host.maxArgs },
       transferList: [handle.port],
     });
     this.exited.push(new Promise((resolve) => worker.once('exit', () => resolve())));

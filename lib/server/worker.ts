@@ -19,6 +19,7 @@ interface WorkerData {
   index: number;
   threads: number;
   settings: ServerSettings;
+  maxArgs: number;
 }
 
 class WorkerServer implements ServerCore, RemoteRouter {
@@ -37,6 +38,7 @@ class WorkerServer implements ServerCore, RemoteRouter {
   private readonly waiting = new Map<number, (reply: Buffer, close: boolean) => void>();
   private readonly index: number;
   private readonly threads: number;
+  private readonly maxArgs: number;
   private nextId = 1;
   private nextRequest = 1;
   private closing = false;
@@ -50,6 +52,7 @@ class WorkerServer implements ServerCore, RemoteRouter {
     this.settings = data.settings;
     this.index = data.index;
     this.threads = data.threads;
+    this.maxArgs = data.maxArgs;
   }
 
   role(): 'master' | 'replica' {
@@ -140,7 +143,7 @@ class WorkerServer implements ServerCore, RemoteRouter {
       return;
     }
     const id = this.nextId++ * this.threads + this.index;
-    const limits = { maxBulkLength: this.settings.maxBulkLength };
+    const limits = { maxBulkLength: this.settings.maxBulkLength, maxArgs: this.maxArgs };
     this.connections.add(new Connection(socket, this, id, limits));
   }
 
