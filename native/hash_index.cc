@@ -86,7 +86,7 @@ Status HashIndex::Init(uint64_t keys) {
   Publish(&cur_, fresh);
   SetCursor(0);
   EndMove();
-  __atomic_store_n(&count_, 0, __ATOMIC_RELAXED);
+  count_ = 0;
   max_count_ = Threshold(cur_.count());
   return Status::OK();
 }
@@ -146,7 +146,7 @@ void HashIndex::Insert(uint64_t hash, Location loc) { InsertWord(Tag(hash), Extr
 
 void HashIndex::InsertWord(uint32_t tag, uint64_t word) {
   TableFor(tag).Place(tag, word);
-  __atomic_store_n(&count_, count_ + 1, __ATOMIC_RELAXED);
+  count_++;
 }
 
 void HashIndex::Replace(Ref ref, Location loc) {
@@ -160,7 +160,7 @@ void HashIndex::Erase(Ref ref) {
   BeginMove();
   (ref.in_old ? old_ : cur_).EraseAt(ref.bucket, ref.way);
   EndMove();
-  __atomic_store_n(&count_, count_ - 1, __ATOMIC_RELAXED);
+  count_--;
 }
 
 Status HashIndex::BeginMigration(int log2) {
@@ -339,7 +339,7 @@ void HashIndex::Clear() {
     EndWrite(bucket);
   }
   EndMove();
-  __atomic_store_n(&count_, 0, __ATOMIC_RELAXED);
+  count_ = 0;
 }
 
 Status HashIndex::ShrinkToFit() {

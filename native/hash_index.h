@@ -159,8 +159,6 @@ class HashIndex {
   }
 
   uint64_t size() const { return count_; }
-  // Any thread: entries, as of a moment ago.
-  uint64_t size_shared() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
   // Of the table being filled (the new one during a migration).
   uint64_t capacity() const { return cur_.count() * kWays; }
   // Both tables during a migration: what the index holds in RAM.

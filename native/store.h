@@ -147,8 +147,6 @@ class Store {
     const uint64_t last = shared_last_gen_.load(std::memory_order_acquire);
     return shared_durable_gen_.load(std::memory_order_acquire) >= last ? 0 : last;
   }
-  // Owner: frees what readers no longer hold (called after each commit group too).
-  void Reclaim() { epochs_->Reclaim(); }
   // Owner: refreshes what SharedStats returns (after each commit group while readers exist).
   void PublishStats();
   // Test hook: milliseconds added to the clock that decides expiry.

@@ -76,6 +76,8 @@ export class ServerThreads {
   private readonly host: ThreadHost;
   private readonly workers: Worker[] = [];
   private readonly outboxes: Outbox<ToWorker>[] = [];
+  private readonly alive: boolean[] = [];
+  private closing = false;
   private readonly exited: Promise<void>[] = [];
   private next = 0;
   private lastRole: boolean | undefined;
@@ -99,7 +101,7 @@ export class ServerThreads {
    */
   dispatch(socket: net.Socket): boolean {
     const turn = this.next++ % this.count;
-    if (turn === 0) return false;
+    if (turn === 0 || !this.alive[turn - 1]) return false; // a thread that died gets no more
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
     const copy = typeof fd === 'number' && fd >= 0 ? loadBinding().dupFd(fd) : -1;
     if (copy < 0) return false; // serve it here rather than drop it
@@ -111,6 +113,7 @@ export class ServerThreads {
   /** Asks every worker to finish its connections' replies and stop; resolves when they exited. */
   async close(): Promise<void> {
     clearInterval(this.roleTimer);
+    this.closing = true;
     this.workers.forEach((w, i) => {
       w.ref(); // the process must not end (its loop empty) before they have
       this.post(i, { type: 'close' });
@@ -124,8 +127,13 @@ export class ServerThreads {
       workerData: { handle, index, threads, settings: this.host.settings, maxArgs: this.host.maxArgs },
       transferList: [handle.port],
     });
-    this.exited.push(new Promise((resolve) => worker.once('exit', () => resolve())));
     const n = this.workers.length;
+    this.alive.push(true);
+    this.exited.push(new Promise((resolve) => worker.once('exit', (code) => {
+      if (!this.closing) this.host.log(`server thread ${index} exited (code ${code}); its connections are lost, new ones stay on the other threads`);
+      this.alive[n] = false;
+      resolve();
+    })));
     worker.on('message', (b: Batch<FromWorker>) => {
       for (const m of b.items) this.receive(n, m);
     });

@@ -115,6 +115,18 @@ describe('the server with worker threads', () => {
     await s.stop();
   });
 
+  it('keeps serving on the owner thread when a worker thread dies', async () => {
+    const s = await start({}, { threads: 2 });
+    const [, worker] = await clients(s, 2);
+    await worker.set('a', '1');
+    const threads = (s.server as unknown as { threads: { workers: { terminate(): Promise<number> }[] } }).threads;
+    await threads.workers[0].terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.logs.some((l) => /server thread 1 exited/.test(l))).toBe(true);
+    const fresh = await clients(s, 4); // would include a dead thread's turn
+    for (const c of fresh) expect(await c.get('a')).toBe('1');
+  });
+
   it('refuses threads with the js engine, and a thread count out of range', async () => {
     const db = await open(tmpdir(), { engine: 'js' });
     expect(() => createServer(db, { threads: 2 })).toThrow(expect.objectContaining({ code: 'HASHLOG_NOT_SUPPORTED' }));
