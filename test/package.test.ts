@@ -33,4 +33,12 @@ describe('the hashlog package', () => {
     const esm = run(['--input-type=module', '-e'], `import { createServer } from 'hashlog'; console.log(typeof createServer);`);
     expect(esm).toBe('function');
   });
+
+  it('exports the worker-thread API (openShared, SharedStore) through both entry points', () => {
+    const cjs = run(['-e'], `const h = require('hashlog'); console.log(typeof h.openShared, typeof h.SharedStore);`);
+    expect(cjs).toBe('function function');
+    const esm = run(['--input-type=module', '-e'],
+      `import { openShared, SharedStore } from 'hashlog'; console.log(typeof openShared, typeof SharedStore);`);
+    expect(esm).toBe('function function');
+  });
 });
