@@ -33,8 +33,8 @@ function int(name: string, v: string, min: number): number {
 }
 
 // --threads, or by default one per core where the server can use them (native engine, no TLS).
-function serverThreads(o: ServeOptions, engine: string): number {
-  if (o.threads !== undefined) return int('--threads', o.threads, 1);
+function serverThreads(threads: number | undefined, o: ServeOptions, engine: string): number {
+  if (threads !== undefined) return threads;
   if (engine !== 'native' || o.tlsCert !== undefined) return 1;
   return Math.min(os.availableParallelism(), 64);
 }
@@ -54,6 +54,7 @@ async function serve(o: ServeOptions): Promise<void> {
     if (m === null) throw new CliError('--replica-of must be HOST:PORT', 2);
     replicaOf = { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: int('--replica-of port', m[2], 1) };
   }
+  const threads = o.threads === undefined ? undefined : int('--threads', o.threads, 1); // before the store opens
   log(`hashlog ${VERSION} (node ${process.version}, pid ${process.pid}): opening ${o.dir}`);
   const db = await openDir(o.dir, {
     durability: o.durability as Durability,
@@ -66,7 +67,7 @@ async function serve(o: ServeOptions): Promise<void> {
     + (r.checkpoint === 'used' ? ` (from a checkpoint and the ${r.replayedBytes} bytes of log after it)` : ` (full scan: checkpoint ${r.checkpoint})`)
     + (r.discardedBytes > 0 ? ` (cut a torn tail of ${r.discardedBytes} bytes)` : ''));
   const server = createServer(db, {
-    threads: serverThreads(o, db.engine),
+    threads: serverThreads(threads, o, db.engine),
     host: o.host,
     port: int('--port', o.port, 0),
     requirepass: password,

@@ -205,4 +205,19 @@ describe('a store shared with worker threads', () => {
     handle.port.close();
     expect(() => openShared({} as SharedHandle)).toThrow(expect.objectContaining({ code: 'HASHLOG_INVALID_ARGUMENT' }));
   });
+
+  it('refuses a reader past the 1,024 epoch slots with HASHLOG_FULL, and takes one again once a slot is released', async () => {
+    const db = await open(tmpdir());
+    await db.put('a', '1');
+    const readers = Array.from({ length: 1024 }, () => openShared(db.share()));
+    expect(db.stats().sharedReaders).toBe(1024);
+    const extra = db.share();
+    expect(() => openShared(extra)).toThrow(expect.objectContaining({ code: 'HASHLOG_FULL' }));
+    await readers[0].close();
+    const again = openShared(extra);
+    expect(again.get('a')?.toString()).toBe('1');
+    await Promise.all([...readers.slice(1), again].map((r) => r.close()));
+    expect(db.stats().sharedReaders).toBe(0);
+    await db.close();
+  });
 });

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { open } from '../../lib/store';
 import { createServer } from '../../lib/server/server';
 import { tmpdir } from '../helpers/tmpdir';
+import { hashlog } from './cli-helpers';
 import { startServer, type TestServer } from './helpers';
 
 // `hashlog serve --threads N` (docs/server.md, "Threads"): connections are dealt round-robin to
@@ -132,5 +133,15 @@ describe('the server with worker threads', () => {
     expect(() => createServer(db, { threads: 2 })).toThrow(expect.objectContaining({ code: 'HASHLOG_NOT_SUPPORTED' }));
     expect(() => createServer(db, { threads: 0 })).toThrow(expect.objectContaining({ code: 'HASHLOG_INVALID_ARGUMENT' }));
     await db.close();
+    const native = await open(tmpdir());
+    expect(() => createServer(native, { threads: 2, tls: { cert: 'x', key: 'y' } }))
+      .toThrow(expect.objectContaining({ code: 'HASHLOG_NOT_SUPPORTED' }));
+    await native.close();
+  });
+
+  it('hashlog serve refuses a bad --threads', () => {
+    const r = hashlog(['serve', '--dir', tmpdir(), '--port', '0', '--threads', '0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--threads must be an integer >= 1/);
   });
 });
