@@ -97,6 +97,7 @@ export class SharedStore extends StoreReader {
   private closed = false;
   private closing: Promise<void> | undefined;
   private barrier: { gen: number; promise: Promise<void> } | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>(); // forwarded writes: close() waits for them
 
   /** @internal Use openShared(). */
   constructor(handle: SharedHandle) {
@@ -178,13 +179,8 @@ export class SharedStore extends StoreReader {
    */
   close(): Promise<void> {
     if (this.closing === undefined) {
-      const pending = [...this.waiting.values()].map((w) => new Promise<void>((res) => {
-        const { resolve, reject } = w;
-        w.resolve = (v) => { resolve(v); res(); };
-        w.reject = (e) => { reject(e); res(); };
-      }));
       this.closed = true;
-      this.closing = Promise.all(pending).then(() => {
+      this.closing = Promise.allSettled([...this.inFlight]).then(() => {
         this.native.close();
         this.port.close();
       });
@@ -199,7 +195,7 @@ export class SharedStore extends StoreReader {
   private forward<T extends boolean | undefined>(op: WriteOp): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
     const seq = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
+    const p = new Promise<T>((resolve, reject) => {
       if (this.waiting.size === 0) this.port.ref(); // a write in flight keeps the thread alive
       this.waiting.set(seq, { resolve: resolve as (v: boolean) => void, reject });
       try {
@@ -209,6 +205,12 @@ export class SharedStore extends StoreReader {
         reject(typeError(`cannot send the ${op.op} to the owner: ${(e as Error).message}`));
       }
     });
+    this.inFlight.add(p);
+    const done = (): void => {
+      this.inFlight.delete(p);
+    };
+    p.then(done, done);
+    return p;
   }
 
   private settle(reply: Reply): void {

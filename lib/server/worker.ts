@@ -87,7 +87,7 @@ class WorkerServer implements ServerCore, RemoteRouter {
 
   transfer(socket: net.Socket, session: Session, unread: Buffer): void {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const copy = typeof fd === 'number' ? this.dup(fd) : -1;
+    const copy = typeof fd === 'number' ? loadBinding().dupFd(fd) : -1;
     socket.destroy();
     if (copy < 0) return; // the client reconnects
     const { authenticated, protocol, name, libName, libVersion } = session;
@@ -178,10 +178,6 @@ class WorkerServer implements ServerCore, RemoteRouter {
       });
       this.send(make(id), data);
     });
-  }
-
-  private dup(fd: number): number {
-    return loadBinding().dupFd(fd);
   }
 
   private send(m: FromWorker, transfer?: Uint8Array): void {
